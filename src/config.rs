@@ -1,0 +1,168 @@
+//! `hadns.toml`: where to listen and where the zones are.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::diag::{line_of_offset, Diagnostic};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Each address is served over UDP and TCP.
+    #[serde(default = "default_listen")]
+    pub listen: Vec<SocketAddr>,
+    /// Relative to the directory of the config file.
+    #[serde(default = "default_zones_dir")]
+    pub zones_dir: PathBuf,
+    /// UDP worker threads per address; 0 means one per core.
+    #[serde(default)]
+    pub threads: usize,
+    /// Returned in the EDNS NSID option (RFC 5001) to clients that ask for it.
+    pub nsid: Option<String>,
+    /// The largest UDP response sent to an EDNS client, whatever larger size it offers.
+    /// 1232 avoids IP fragmentation on every common path (DNS flag day 2020).
+    #[serde(default = "default_max_udp_payload")]
+    pub max_udp_payload: u16,
+    /// A TCP connection with no complete query for this long is closed.
+    #[serde(default = "default_tcp_idle_timeout", with = "duration_text")]
+    pub tcp_idle_timeout: Duration,
+    /// Connections past this many are closed at once, so a flood cannot starve UDP.
+    #[serde(default = "default_tcp_max_connections")]
+    pub tcp_max_connections: usize,
+}
+
+fn default_listen() -> Vec<SocketAddr> {
+    vec!["127.0.0.1:53".parse().unwrap(), "[::1]:53".parse().unwrap()]
+}
+fn default_zones_dir() -> PathBuf {
+    PathBuf::from("zones")
+}
+fn default_max_udp_payload() -> u16 {
+    1232
+}
+fn default_tcp_idle_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_tcp_max_connections() -> usize {
+    256
+}
+
+impl Config {
+    /// Reads and checks the config; the zones directory comes back absolute.
+    pub fn load(path: &Path) -> Result<Config, Diagnostic> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Diagnostic::error(path, 1, format!("cannot read config: {e}")))?;
+        let mut config: Config = toml::from_str(&text).map_err(|e| {
+            let line = e.span().map_or(1, |s| line_of_offset(&text, s.start));
+            Diagnostic::error(path, line, e.message().to_string())
+        })?;
+        let s = &config.server;
+        let line_of = |key: &str| {
+            text.find(key)
+                .map_or(1, |offset| line_of_offset(&text, offset))
+        };
+        if s.listen.is_empty() {
+            return Err(Diagnostic::error(
+                path,
+                line_of("listen"),
+                "listen is empty: nothing to serve on",
+            ));
+        }
+        if !(512..=4096).contains(&s.max_udp_payload) {
+            return Err(Diagnostic::error(
+                path,
+                line_of("max_udp_payload"),
+                "max_udp_payload must be between 512 and 4096",
+            ));
+        }
+        if s.nsid
+            .as_ref()
+            .is_some_and(|n| n.is_empty() || n.len() > 256)
+        {
+            return Err(Diagnostic::error(
+                path,
+                line_of("nsid"),
+                "nsid must be 1 to 256 bytes",
+            ));
+        }
+        if s.tcp_max_connections == 0 {
+            return Err(Diagnostic::error(
+                path,
+                line_of("tcp_max_connections"),
+                "tcp_max_connections must be at least 1",
+            ));
+        }
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.server.zones_dir = base.join(&config.server.zones_dir);
+        Ok(config)
+    }
+
+    pub fn udp_threads(&self) -> usize {
+        match self.server.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
+}
+
+/// Parses durations written as a number and a unit: `100ms`, `10s`, `5m`, `1h`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .ok_or_else(|| format!("duration {text:?} needs a unit (ms, s, m or h)"))?;
+    let (num, unit) = t.split_at(split);
+    let value: f64 = num.parse().map_err(|_| format!("bad duration {text:?}"))?;
+    let secs = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return Err(format!("bad duration unit in {text:?}: use ms, s, m or h")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("duration {text:?} is out of range"))
+}
+
+mod duration_text {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let s = String::deserialize(d)?;
+        super::parse_duration(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("100ms").unwrap(), Duration::from_millis(100));
+        assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert!(parse_duration("10").is_err());
+        assert!(parse_duration("10x").is_err());
+    }
+
+    #[test]
+    fn errors_have_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("hadns.toml");
+        std::fs::write(&p, "[server]\nlisten = [\"127.0.0.1:53\"]\nbogus = 1\n").unwrap();
+        let e = Config::load(&p).unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        std::fs::write(&p, "[server]\nlisten = [\"not an address\"]\n").unwrap();
+        assert_eq!(Config::load(&p).unwrap_err().line, 2);
+    }
+}

@@ -1,0 +1,321 @@
+//! Finding the answer: RFC 1034 §4.3.2 over one snapshot, with the later refinements an
+//! authoritative server owes its clients — RFC 4592 wildcards, RFC 6672 DNAME, RFC 2308
+//! negative answers, RFC 6604 rcodes for chains, RFC 8482 minimal ANY.
+//!
+//! The result is a list of RRsets per section; turning it into bytes is `response`'s job.
+
+use std::borrow::Cow;
+
+use hickory_proto::rr::rdata::CNAME;
+use hickory_proto::rr::{Name, RData, RecordType};
+
+use crate::zone::parse::dname_target;
+use crate::zone::{label_offsets, name_key, Node, RRset, Zone, ZoneSet};
+
+/// CNAME/DNAME steps followed within a zone before giving up on a chain.
+const MAX_CHAIN: usize = 8;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rcode {
+    NoError = 0,
+    NxDomain = 3,
+    Refused = 5,
+    YxDomain = 6,
+}
+
+/// One RRset as it will be written: the owner may be the query name (case as asked)
+/// or a synthesised name, so it is carried with the data.
+#[derive(Debug, Clone)]
+pub struct RRsetOut<'z> {
+    pub owner: Name,
+    pub rtype: RecordType,
+    pub ttl: u32,
+    pub rdatas: Cow<'z, [RData]>,
+}
+
+impl<'z> RRsetOut<'z> {
+    fn borrowed(owner: Name, set: &'z RRset) -> Self {
+        RRsetOut {
+            owner,
+            rtype: set.rtype,
+            ttl: set.ttl,
+            rdatas: Cow::Borrowed(&set.rdatas),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Answer<'z> {
+    pub rcode: Rcode,
+    pub authoritative: bool,
+    /// A referral: glue in additional is required, so it sets TC when it does not fit.
+    pub referral: bool,
+    pub answer: Vec<RRsetOut<'z>>,
+    pub authority: Vec<RRsetOut<'z>>,
+    pub additional: Vec<RRsetOut<'z>>,
+}
+
+impl Answer<'_> {
+    fn new(rcode: Rcode) -> Self {
+        Answer {
+            rcode,
+            authoritative: false,
+            referral: false,
+            answer: Vec::new(),
+            authority: Vec::new(),
+            additional: Vec::new(),
+        }
+    }
+}
+
+/// Where a name lands inside a zone.
+enum Landing<'z> {
+    /// The node owning the name, exactly or through a wildcard.
+    Node(&'z Node),
+    /// Below (or at) a delegation point.
+    Cut(&'z Node),
+    /// Below a DNAME owner.
+    Dname(&'z Node),
+    NxDomain,
+}
+
+/// Answers `qname`/`qtype`. `minimal_any` is set for UDP, where ANY gets one RRset
+/// (RFC 8482) instead of everything.
+pub fn resolve<'z>(
+    zones: &'z ZoneSet,
+    qname: &Name,
+    qtype: RecordType,
+    minimal_any: bool,
+) -> Answer<'z> {
+    let key = name_key(qname);
+    let mut offsets = Vec::with_capacity(8);
+    label_offsets(&key, &mut offsets);
+
+    // The most specific zone; but DS at a zone's apex belongs to its parent, when the
+    // parent is served here too (RFC 4035 §3.1.4.1).
+    let mut found = offsets
+        .iter()
+        .filter_map(|&o| zones.zone_by_key(&key[o..]).map(|z| (z, o)));
+    let zone = match found.next() {
+        Some((z, 0)) if qtype == RecordType::DS => found.next().map(|(p, _)| p).or(Some(z)),
+        other => other.map(|(z, _)| z),
+    };
+    let Some(zone) = zone else {
+        return Answer::new(Rcode::Refused);
+    };
+
+    let mut ans = Answer::new(Rcode::NoError);
+    ans.authoritative = true;
+    let mut name = qname.clone();
+    let mut seen: Vec<Box<[u8]>> = Vec::new();
+    for step in 0..=MAX_CHAIN {
+        let key = name_key(&name);
+        if seen.contains(&key) {
+            break; // a loop: answer with the chain so far
+        }
+        label_offsets(&key, &mut offsets);
+        let next = answer_step(
+            zone,
+            &name,
+            &key,
+            &offsets,
+            qtype,
+            minimal_any,
+            step,
+            &mut ans,
+        );
+        seen.push(key);
+        match next {
+            Some(target) if zone.origin.zone_of(&target) => name = target,
+            _ => break,
+        }
+    }
+    ans
+}
+
+/// One step of a chain; returns the next name when the answer is an alias to follow.
+#[allow(clippy::too_many_arguments)]
+fn answer_step<'z>(
+    zone: &'z Zone,
+    name: &Name,
+    key: &[u8],
+    offsets: &[usize],
+    qtype: RecordType,
+    minimal_any: bool,
+    step: usize,
+    ans: &mut Answer<'z>,
+) -> Option<Name> {
+    ans.rcode = Rcode::NoError;
+    match land(zone, key, offsets, qtype) {
+        Landing::Cut(cut) => {
+            if step == 0 {
+                ans.authoritative = false;
+                ans.referral = true;
+            }
+            let ns = cut.rrset(RecordType::NS).expect("a cut has NS");
+            ans.authority.push(RRsetOut::borrowed(cut.name.clone(), ns));
+            add_addresses(zone, ns, true, ans);
+            None
+        }
+        Landing::Dname(node) => {
+            let dname = node.rrset(RecordType::DNAME).expect("DNAME node");
+            let target = dname_target(&dname.rdatas[0])?;
+            ans.answer
+                .push(RRsetOut::borrowed(node.name.clone(), dname));
+            // Replace the DNAME owner's labels at the end of the name by the target.
+            let keep = name.num_labels() - node.name.num_labels();
+            let prefix = Name::from_labels(name.iter().take(keep as usize)).ok()?;
+            match prefix.append_domain(&target) {
+                Ok(synth) => {
+                    ans.answer.push(RRsetOut {
+                        owner: name.clone(),
+                        rtype: RecordType::CNAME,
+                        ttl: dname.ttl,
+                        rdatas: Cow::Owned(vec![RData::CNAME(CNAME(synth.clone()))]),
+                    });
+                    Some(synth)
+                }
+                Err(_) => {
+                    // RFC 6672 §2.2: the substituted name is too long.
+                    ans.rcode = Rcode::YxDomain;
+                    None
+                }
+            }
+        }
+        Landing::NxDomain => {
+            ans.rcode = Rcode::NxDomain;
+            add_soa(zone, ans);
+            None
+        }
+        Landing::Node(node) => {
+            if qtype == RecordType::ANY {
+                let sets = if minimal_any {
+                    &node.rrsets[..node.rrsets.len().min(1)]
+                } else {
+                    &node.rrsets[..]
+                };
+                ans.answer
+                    .extend(sets.iter().map(|s| RRsetOut::borrowed(name.clone(), s)));
+                if sets.is_empty() {
+                    add_soa(zone, ans);
+                }
+                return None;
+            }
+            if let Some(set) = node.rrset(qtype) {
+                ans.answer.push(RRsetOut::borrowed(name.clone(), set));
+                if matches!(qtype, RecordType::NS | RecordType::MX | RecordType::SRV) {
+                    add_addresses(zone, set, false, ans);
+                }
+                return None;
+            }
+            if let Some(cname) = node.rrset(RecordType::CNAME) {
+                ans.answer.push(RRsetOut::borrowed(name.clone(), cname));
+                return match &cname.rdatas[0] {
+                    RData::CNAME(target) => Some(target.0.clone()),
+                    _ => None,
+                };
+            }
+            add_soa(zone, ans);
+            None
+        }
+    }
+}
+
+/// Walks from the apex down towards the name, stopping at the first zone cut or DNAME
+/// on the way, then falls back to the closest encloser's wildcard.
+fn land<'z>(zone: &'z Zone, key: &[u8], offsets: &[usize], qtype: RecordType) -> Landing<'z> {
+    let origin_len = zone.origin_key.len();
+    // Index of the origin among the name's label offsets.
+    let Some(origin_idx) = offsets.iter().position(|&o| key.len() - o == origin_len) else {
+        return Landing::NxDomain;
+    };
+    let mut encloser = zone.apex();
+    for idx in (0..=origin_idx).rev() {
+        let node = if idx == origin_idx {
+            encloser
+        } else {
+            match zone.node(&key[offsets[idx]..]) {
+                Some(n) => n,
+                None => return wildcard(zone, encloser),
+            }
+        };
+        if idx != origin_idx && node.rrset(RecordType::NS).is_some() {
+            // DS at the cut is the parent's data (RFC 4034 §5); all else is the child's.
+            if !(idx == 0 && qtype == RecordType::DS) {
+                return Landing::Cut(node);
+            }
+        }
+        if idx == 0 {
+            return Landing::Node(node);
+        }
+        if node.rrset(RecordType::DNAME).is_some() {
+            return Landing::Dname(node);
+        }
+        encloser = node;
+    }
+    Landing::NxDomain
+}
+
+/// RFC 4592 §3.3.1: the name does not exist; the source of synthesis is `*` directly
+/// below the closest encloser, if that exists.
+fn wildcard<'z>(zone: &'z Zone, encloser: &Node) -> Landing<'z> {
+    let mut wkey = Vec::with_capacity(zone.origin_key.len() + 64);
+    wkey.extend_from_slice(b"\x01*");
+    wkey.extend_from_slice(&name_key(&encloser.name));
+    match zone.node(&wkey) {
+        Some(w) => Landing::Node(w),
+        None => Landing::NxDomain,
+    }
+}
+
+fn add_soa<'z>(zone: &'z Zone, ans: &mut Answer<'z>) {
+    let soa = zone.soa();
+    ans.authority.push(RRsetOut {
+        owner: zone.apex().name.clone(),
+        rtype: RecordType::SOA,
+        ttl: zone.negative_ttl,
+        rdatas: Cow::Borrowed(&soa.rdatas),
+    });
+}
+
+/// Additional-section A/AAAA for the in-zone targets of NS, MX and SRV records.
+/// `glue` takes addresses from below zone cuts too, as a referral needs.
+fn add_addresses<'z>(zone: &'z Zone, set: &RRset, glue: bool, ans: &mut Answer<'z>) {
+    for rdata in &set.rdatas {
+        let target = match rdata {
+            RData::NS(ns) => &ns.0,
+            RData::MX(mx) => &mx.exchange,
+            RData::SRV(srv) => &srv.target,
+            _ => continue,
+        };
+        if !zone.origin.zone_of(target) {
+            continue;
+        }
+        let key = name_key(target);
+        let node = if glue {
+            zone.node(&key)
+        } else {
+            let mut offsets = Vec::new();
+            label_offsets(&key, &mut offsets);
+            match land(zone, &key, &offsets, RecordType::A) {
+                Landing::Node(n) if n.name.eq_ignore_root(target) => Some(n),
+                _ => None,
+            }
+        };
+        let Some(node) = node else { continue };
+        for rtype in [RecordType::A, RecordType::AAAA] {
+            let Some(addrs) = node.rrset(rtype) else {
+                continue;
+            };
+            let dup = ans
+                .additional
+                .iter()
+                .chain(&ans.answer)
+                .any(|s| s.rtype == rtype && s.owner.eq_ignore_root(&node.name));
+            if !dup {
+                ans.additional
+                    .push(RRsetOut::borrowed(node.name.clone(), addrs));
+            }
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! Reads a query off the wire. Hand-written rather than hickory's `Message` parser so
+//! that every way a packet can be wrong maps to a precise reaction — drop it, FORMERR,
+//! NOTIMP, BADVERS — and so that the question is echoed exactly as sent.
+
+/// EDNS option codes we act on.
+const OPT_NSID: u16 = 3;
+const TYPE_OPT: u16 = 41;
+
+pub const OPCODE_QUERY: u8 = 0;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Edns {
+    /// The client's UDP payload size (RFC 6891 §6.2.3).
+    pub payload: u16,
+    pub version: u8,
+    pub dnssec_ok: bool,
+    pub nsid_requested: bool,
+}
+
+/// A query that parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request<'a> {
+    pub id: u16,
+    pub opcode: u8,
+    /// Recursion desired and checking disabled are copied into the response.
+    pub rd: bool,
+    pub cd: bool,
+    /// The question name exactly as sent (uncompressed wire form, case kept).
+    pub qname: &'a [u8],
+    pub qtype: u16,
+    pub qclass: u16,
+    pub edns: Option<Edns>,
+}
+
+/// Why a packet is not a query we can answer normally.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reject<'a> {
+    /// Not worth an answer: too short to echo an ID, or itself a response.
+    Drop,
+    /// Answer with this rcode, echoing the question when there was a readable one.
+    Error {
+        id: u16,
+        opcode: u8,
+        rd: bool,
+        rcode: u16,
+        question: Option<(&'a [u8], u16, u16)>,
+    },
+}
+
+pub const RCODE_FORMERR: u16 = 1;
+pub const RCODE_NOTIMP: u16 = 4;
+
+pub fn parse(packet: &[u8]) -> Result<Request<'_>, Reject<'_>> {
+    if packet.len() < 12 {
+        return Err(Reject::Drop);
+    }
+    let id = u16::from_be_bytes([packet[0], packet[1]]);
+    let flags = u16::from_be_bytes([packet[2], packet[3]]);
+    if flags & 0x8000 != 0 {
+        return Err(Reject::Drop);
+    }
+    let opcode = ((flags >> 11) & 0xf) as u8;
+    let rd = flags & 0x0100 != 0;
+    let cd = flags & 0x0010 != 0;
+    let count = |i: usize| u16::from_be_bytes([packet[i], packet[i + 1]]) as usize;
+    let (qdcount, ancount, nscount, arcount) = (count(4), count(6), count(8), count(10));
+    let error = |rcode, question| Reject::Error {
+        id,
+        opcode,
+        rd,
+        rcode,
+        question,
+    };
+
+    let mut pos = 12;
+    let question = if qdcount == 1 {
+        let start = pos;
+        let end = question_name_end(packet, pos).ok_or(error(RCODE_FORMERR, None))?;
+        if packet.len() < end + 4 {
+            return Err(error(RCODE_FORMERR, None));
+        }
+        pos = end + 4;
+        Some((
+            &packet[start..end],
+            u16::from_be_bytes([packet[end], packet[end + 1]]),
+            u16::from_be_bytes([packet[end + 2], packet[end + 3]]),
+        ))
+    } else {
+        None
+    };
+    if opcode != OPCODE_QUERY {
+        return Err(error(RCODE_NOTIMP, question));
+    }
+    let Some((qname, qtype, qclass)) = question else {
+        // RFC 9619: a QUERY carries exactly one question.
+        return Err(error(RCODE_FORMERR, None));
+    };
+
+    // Skip answer and authority records; look for the one OPT in additional.
+    let mut edns = None;
+    for i in 0..ancount + nscount + arcount {
+        let rr = read_rr(packet, pos).ok_or(error(RCODE_FORMERR, question))?;
+        pos = rr.end;
+        if rr.rtype != TYPE_OPT {
+            continue;
+        }
+        // RFC 6891 §6.1.1: one OPT, in the additional section, owned by the root.
+        if i < ancount + nscount || edns.is_some() || !rr.owner_is_root {
+            return Err(error(RCODE_FORMERR, question));
+        }
+        let mut nsid_requested = false;
+        let mut opts = rr.rdata;
+        while !opts.is_empty() {
+            if opts.len() < 4 {
+                return Err(error(RCODE_FORMERR, question));
+            }
+            let code = u16::from_be_bytes([opts[0], opts[1]]);
+            let len = u16::from_be_bytes([opts[2], opts[3]]) as usize;
+            if opts.len() < 4 + len {
+                return Err(error(RCODE_FORMERR, question));
+            }
+            if code == OPT_NSID {
+                nsid_requested = true;
+            }
+            opts = &opts[4 + len..];
+        }
+        edns = Some(Edns {
+            payload: rr.class,
+            version: (rr.ttl >> 16) as u8,
+            dnssec_ok: rr.ttl & 0x8000 != 0,
+            nsid_requested,
+        });
+    }
+
+    Ok(Request {
+        id,
+        opcode,
+        rd,
+        cd,
+        qname,
+        qtype,
+        qclass,
+        edns,
+    })
+}
+
+/// End of an uncompressed name starting at `pos`. A question name may not use
+/// compression: nothing precedes it to point to.
+fn question_name_end(packet: &[u8], mut pos: usize) -> Option<usize> {
+    let start = pos;
+    loop {
+        let len = *packet.get(pos)? as usize;
+        if len & 0xc0 != 0 {
+            return None;
+        }
+        pos += 1 + len;
+        if pos - start > 255 {
+            return None;
+        }
+        if len == 0 {
+            return Some(pos);
+        }
+    }
+}
+
+struct RawRecord<'a> {
+    owner_is_root: bool,
+    rtype: u16,
+    class: u16,
+    ttl: u32,
+    rdata: &'a [u8],
+    end: usize,
+}
+
+fn read_rr(packet: &[u8], mut pos: usize) -> Option<RawRecord<'_>> {
+    let owner_is_root = *packet.get(pos)? == 0;
+    // Skip the owner: labels up to the root or a compression pointer.
+    loop {
+        let len = *packet.get(pos)? as usize;
+        match len & 0xc0 {
+            0 if len == 0 => {
+                pos += 1;
+                break;
+            }
+            0 => pos += 1 + len,
+            0xc0 => {
+                pos += 2;
+                break;
+            }
+            _ => return None,
+        }
+    }
+    let fixed = packet.get(pos..pos + 10)?;
+    let rdlen = u16::from_be_bytes([fixed[8], fixed[9]]) as usize;
+    let rdata = packet.get(pos + 10..pos + 10 + rdlen)?;
+    Some(RawRecord {
+        owner_is_root,
+        rtype: u16::from_be_bytes([fixed[0], fixed[1]]),
+        class: u16::from_be_bytes([fixed[2], fixed[3]]),
+        ttl: u32::from_be_bytes([fixed[4], fixed[5], fixed[6], fixed[7]]),
+        rdata,
+        end: pos + 10 + rdlen,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(name: &[u8], qtype: u16, extra: &[u8], arcount: u16) -> Vec<u8> {
+        let mut p = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0];
+        p.extend_from_slice(&arcount.to_be_bytes());
+        p.extend_from_slice(name);
+        p.extend_from_slice(&qtype.to_be_bytes());
+        p.extend_from_slice(&1u16.to_be_bytes());
+        p.extend_from_slice(extra);
+        p
+    }
+
+    const OPT_NSID_4096: &[u8] = &[0, 0, 41, 0x10, 0, 0, 0, 0x80, 0, 0, 4, 0, 3, 0, 0];
+
+    #[test]
+    fn parses_question_and_edns() {
+        let p = query(b"\x03WwW\x07example\x00", 1, OPT_NSID_4096, 1);
+        let r = parse(&p).unwrap();
+        assert_eq!(r.id, 0x1234);
+        assert!(r.rd);
+        assert_eq!(r.qname, b"\x03WwW\x07example\x00");
+        let e = r.edns.unwrap();
+        assert_eq!(e.payload, 4096);
+        assert!(e.dnssec_ok && e.nsid_requested);
+    }
+
+    #[test]
+    fn rejects() {
+        assert_eq!(parse(&[0; 11]), Err(Reject::Drop));
+        let mut resp = query(b"\x00", 1, &[], 0);
+        resp[2] |= 0x80;
+        assert_eq!(parse(&resp), Err(Reject::Drop));
+        // Truncated question, compression in the question, two OPTs, truncated OPT.
+        for bad in [
+            query(b"\x03ww", 1, &[], 0)[..14].to_vec(),
+            query(b"\xc0\x0c", 1, &[], 0),
+            query(b"\x00", 1, &[OPT_NSID_4096, OPT_NSID_4096].concat(), 2),
+            query(b"\x00", 1, &OPT_NSID_4096[..12], 1),
+        ] {
+            assert!(
+                matches!(
+                    parse(&bad),
+                    Err(Reject::Error {
+                        rcode: RCODE_FORMERR,
+                        ..
+                    })
+                ),
+                "{bad:?}"
+            );
+        }
+        let mut notify = query(b"\x00", 6, &[], 0);
+        notify[2] = 0x20;
+        assert!(matches!(
+            parse(&notify),
+            Err(Reject::Error {
+                rcode: RCODE_NOTIMP,
+                question: Some(_),
+                ..
+            })
+        ));
+    }
+}

@@ -1,0 +1,96 @@
+//! Reads every `<origin>.zone` file of the zones directory into a [`ZoneSet`].
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use hickory_proto::rr::Name;
+
+use super::build::build_zone;
+use super::parse::read_zone_file;
+use super::{name_key, ZoneSet};
+use crate::diag::{Diagnostic, Diagnostics};
+
+/// The zone files of a directory, sorted by name: `<origin>.zone`, and `..zone` for the
+/// root zone. Hidden files (editor droppings) are skipped.
+pub fn zone_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            name.ends_with(".zone") && (!name.starts_with('.') || name == "..zone") && p.is_file()
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// The origin a zone file serves, from its name.
+fn origin_of(path: &Path) -> Result<Name, String> {
+    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let stem = file_name.strip_suffix(".zone").unwrap_or(file_name);
+    if stem == "." {
+        return Ok(Name::root());
+    }
+    let mut name = Name::from_str(stem)
+        .map_err(|e| format!("the file name does not give a zone name ({stem:?}: {e})"))?;
+    name.set_fqdn(true);
+    Ok(name.to_lowercase())
+}
+
+/// Loads and validates every zone. Returns the set only if nothing had an error; all
+/// problems found (errors and warnings) are in the diagnostics either way.
+pub fn load_zones(dir: &Path) -> (Option<ZoneSet>, Diagnostics) {
+    let mut diags = Diagnostics::default();
+    let files = match zone_files(dir) {
+        Ok(f) => f,
+        Err(e) => {
+            diags.push(Diagnostic::error(
+                dir,
+                1,
+                format!("cannot read the zones directory: {e}"),
+            ));
+            return (None, diags);
+        }
+    };
+    if files.is_empty() {
+        diags.push(Diagnostic::warning(
+            dir,
+            1,
+            "no zone files (<origin>.zone) here: every query will be refused",
+        ));
+    }
+    let mut zones = Vec::new();
+    let mut files_read = vec![dir.to_path_buf()];
+    let mut seen: Vec<(Box<[u8]>, PathBuf)> = Vec::new();
+    for file in files {
+        let origin = match origin_of(&file) {
+            Ok(o) => o,
+            Err(m) => {
+                diags.push(Diagnostic::error(&file, 1, m));
+                continue;
+            }
+        };
+        let key = name_key(&origin);
+        if let Some((_, first)) = seen.iter().find(|(k, _)| *k == key) {
+            diags.push(Diagnostic::error(
+                &file,
+                1,
+                format!(
+                    "duplicate zone {origin}: already loaded from {}",
+                    first.display()
+                ),
+            ));
+            continue;
+        }
+        seen.push((key, file.clone()));
+        let records = read_zone_file(&file, &origin, &mut diags, &mut files_read);
+        if let Some(z) = build_zone(&origin, &file, records, &mut diags) {
+            zones.push(z);
+        }
+    }
+    if diags.has_errors() {
+        return (None, diags);
+    }
+    (Some(ZoneSet::new(zones, files_read)), diags)
+}

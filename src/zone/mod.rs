@@ -1,0 +1,149 @@
+//! Zones in memory: the immutable snapshot the query path answers from.
+//!
+//! Every name is keyed by its lowercased wire form, so a query name, once lowercased,
+//! finds its node, its ancestors and its zone by slicing — no parsing or allocation per
+//! lookup. A [`ZoneSet`] is built whole from files ([`load`]) and swapped in whole.
+
+pub mod build;
+pub mod lexer;
+pub mod load;
+pub mod parse;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use hickory_proto::rr::{Name, RData, RecordType};
+
+pub use load::load_zones;
+
+/// All the records of one name and type.
+#[derive(Debug, Clone)]
+pub struct RRset {
+    pub rtype: RecordType,
+    pub ttl: u32,
+    pub rdatas: Vec<RData>,
+}
+
+/// The data at one name. A node with no RRsets is an empty non-terminal: it exists
+/// (its descendants do) but owns nothing.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// As written in the zone file (case kept).
+    pub name: Name,
+    /// Sorted by type code.
+    pub rrsets: Vec<RRset>,
+}
+
+impl Node {
+    pub fn rrset(&self, rtype: RecordType) -> Option<&RRset> {
+        self.rrsets.iter().find(|r| r.rtype == rtype)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Zone {
+    pub origin: Name,
+    pub origin_key: Box<[u8]>,
+    pub file: PathBuf,
+    pub nodes: HashMap<Box<[u8]>, Node>,
+    pub serial: u32,
+    /// RFC 2308 §5: negative answers are cached for min(SOA TTL, SOA minimum), and the
+    /// SOA they carry has that TTL.
+    pub negative_ttl: u32,
+}
+
+impl Zone {
+    pub fn node(&self, key: &[u8]) -> Option<&Node> {
+        self.nodes.get(key)
+    }
+
+    pub fn apex(&self) -> &Node {
+        &self.nodes[&self.origin_key]
+    }
+
+    pub fn soa(&self) -> &RRset {
+        self.apex()
+            .rrset(RecordType::SOA)
+            .expect("a zone is built only with an apex SOA")
+    }
+}
+
+/// Every zone served, by origin.
+#[derive(Debug, Default)]
+pub struct ZoneSet {
+    pub zones: Vec<Zone>,
+    by_origin: HashMap<Box<[u8]>, usize>,
+    /// Every file the set was read from, included ones too: a change to any of them
+    /// triggers a reload.
+    pub files: Vec<PathBuf>,
+}
+
+impl ZoneSet {
+    pub fn new(zones: Vec<Zone>, files: Vec<PathBuf>) -> Self {
+        let by_origin = zones
+            .iter()
+            .enumerate()
+            .map(|(i, z)| (z.origin_key.clone(), i))
+            .collect();
+        ZoneSet {
+            zones,
+            by_origin,
+            files,
+        }
+    }
+
+    pub fn zone_by_key(&self, key: &[u8]) -> Option<&Zone> {
+        self.by_origin.get(key).map(|&i| &self.zones[i])
+    }
+
+    pub fn record_count(&self) -> usize {
+        self.zones
+            .iter()
+            .flat_map(|z| z.nodes.values())
+            .flat_map(|n| &n.rrsets)
+            .map(|r| r.rdatas.len())
+            .sum()
+    }
+}
+
+/// The lowercased wire form of a name, e.g. `\3www\7example\3com\0`.
+pub fn name_key(name: &Name) -> Box<[u8]> {
+    let mut key = Vec::with_capacity(name.len() + 2);
+    for label in name.iter() {
+        key.push(label.len() as u8);
+        key.extend(label.iter().map(u8::to_ascii_lowercase));
+    }
+    key.push(0);
+    key.into_boxed_slice()
+}
+
+/// Start offsets of every label of a wire-form name (the last one is the root's zero).
+/// Slicing the key at each offset gives the name and then each of its ancestors.
+pub fn label_offsets(key: &[u8], out: &mut Vec<usize>) {
+    out.clear();
+    let mut i = 0;
+    while i < key.len() {
+        out.push(i);
+        if key[i] == 0 {
+            break;
+        }
+        i += key[i] as usize + 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    #[test]
+    fn keys_are_lowercase_wire_and_slice_into_ancestors() {
+        let k = name_key(&Name::from_str("WWW.Example.com.").unwrap());
+        assert_eq!(&*k, b"\x03www\x07example\x03com\x00");
+        let mut offs = Vec::new();
+        label_offsets(&k, &mut offs);
+        assert_eq!(offs, [0, 4, 12, 16]);
+        assert_eq!(&k[4..], b"\x07example\x03com\x00");
+        assert_eq!(&*name_key(&Name::root()), b"\x00");
+    }
+}

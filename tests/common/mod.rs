@@ -1,0 +1,378 @@
+//! Test harness: starts the real `hadns` binary on a loopback port with zones the test
+//! writes, and queries it with `dig` (parsed here) or raw packets.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const DEADLINE: Duration = Duration::from_secs(15);
+
+pub struct Server {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    child: Child,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port free for both UDP and TCP on 127.0.0.1 right now.
+fn free_port() -> u16 {
+    loop {
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+pub fn hadns_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_hadns")
+}
+
+/// Polls `cond` until it holds or the deadline passes.
+pub fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while start.elapsed() < DEADLINE {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+impl Server {
+    /// Writes `zones` (file name, text) and starts a server with `[server]` settings
+    /// `extra` added; returns once it answers.
+    pub fn start(zones: &[(&str, &str)], extra: &str) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("zones")).unwrap();
+        for (name, text) in zones {
+            std::fs::write(dir.path().join("zones").join(name), text).unwrap();
+        }
+        for _attempt in 0..5 {
+            let port = free_port();
+            std::fs::write(
+                dir.path().join("hadns.toml"),
+                format!(
+                    "[server]\nlisten = [\"127.0.0.1:{port}\", \"[::1]:{port}\"]\nzones_dir = \"zones\"\nthreads = 2\n{extra}\n"
+                ),
+            )
+            .unwrap();
+            let log = std::fs::File::create(dir.path().join("hadns.log")).unwrap();
+            let mut child = Command::new(hadns_bin())
+                .args(["serve", "--config"])
+                .arg(dir.path().join("hadns.toml"))
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap();
+            let start = Instant::now();
+            while start.elapsed() < DEADLINE {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break; // port taken between our probe and its bind: try another
+                }
+                if ready(port) {
+                    return Server { dir, port, child };
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!(
+            "hadns did not start: {}",
+            std::fs::read_to_string(dir.path().join("hadns.log")).unwrap_or_default()
+        );
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    pub fn zone_path(&self, file: &str) -> PathBuf {
+        self.dir.path().join("zones").join(file)
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("hadns.toml")
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("hadns.log")).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn sighup(&self) {
+        let ok = Command::new("kill")
+            .args(["-HUP", &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    }
+
+    /// `dig @127.0.0.1 -p PORT +norec ARGS...`
+    pub fn dig(&self, args: &str) -> Dig {
+        dig_at("127.0.0.1", self.port, args)
+    }
+
+    pub fn udp(&self, packet: &[u8]) -> Option<Vec<u8>> {
+        udp_exchange(self.addr(), packet)
+    }
+}
+
+fn ready(port: u16) -> bool {
+    // Any well-formed answer means the UDP workers are up; TCP is bound before them.
+    udp_exchange(
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        &query(1, ".", 6, false),
+    )
+    .is_some()
+}
+
+pub fn udp_exchange(addr: SocketAddr, packet: &[u8]) -> Option<Vec<u8>> {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    sock.send_to(packet, addr).ok()?;
+    let mut buf = vec![0u8; 65535];
+    let (n, _) = sock.recv_from(&mut buf).ok()?;
+    buf.truncate(n);
+    Some(buf)
+}
+
+pub fn tcp_connect(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(DEADLINE)).unwrap();
+    s
+}
+
+pub fn tcp_send(s: &mut TcpStream, packet: &[u8]) {
+    let mut framed = (packet.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(packet);
+    s.write_all(&framed).unwrap();
+}
+
+/// Reads one framed message; None on EOF.
+pub fn tcp_recv(s: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut len = [0u8; 2];
+    s.read_exact(&mut len).ok()?;
+    let mut buf = vec![0u8; u16::from_be_bytes(len) as usize];
+    s.read_exact(&mut buf).ok()?;
+    Some(buf)
+}
+
+/// A plain query in wire form: `name` in presentation form, optional EDNS (4096, no options).
+pub fn query(id: u16, name: &str, qtype: u16, edns: bool) -> Vec<u8> {
+    let mut p = id.to_be_bytes().to_vec();
+    p.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0, edns as u8]);
+    p.extend_from_slice(&wire_name(name));
+    p.extend_from_slice(&qtype.to_be_bytes());
+    p.extend_from_slice(&1u16.to_be_bytes());
+    if edns {
+        p.extend_from_slice(&[0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0]);
+    }
+    p
+}
+
+pub fn wire_name(name: &str) -> Vec<u8> {
+    let mut w = Vec::new();
+    for label in name
+        .trim_end_matches('.')
+        .split('.')
+        .filter(|l| !l.is_empty())
+    {
+        w.push(label.len() as u8);
+        w.extend_from_slice(label.as_bytes());
+    }
+    w.push(0);
+    w
+}
+
+/// Header fields of a raw response.
+pub struct Header {
+    pub id: u16,
+    pub qr: bool,
+    pub aa: bool,
+    pub tc: bool,
+    pub rcode: u8,
+    pub counts: [u16; 4],
+}
+
+pub fn header(p: &[u8]) -> Header {
+    assert!(p.len() >= 12, "short response {p:?}");
+    let c = |i: usize| u16::from_be_bytes([p[i], p[i + 1]]);
+    Header {
+        id: c(0),
+        qr: p[2] & 0x80 != 0,
+        aa: p[2] & 0x04 != 0,
+        tc: p[2] & 0x02 != 0,
+        rcode: p[3] & 0x0f,
+        counts: [c(4), c(6), c(8), c(10)],
+    }
+}
+
+/// One record line of dig's output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rr {
+    pub name: String,
+    pub ttl: u32,
+    pub rtype: String,
+    pub data: String,
+}
+
+/// dig's output, parsed.
+#[derive(Debug, Default)]
+pub struct Dig {
+    pub raw: String,
+    pub status: String,
+    pub flags: Vec<String>,
+    pub question: String,
+    pub answer: Vec<Rr>,
+    pub authority: Vec<Rr>,
+    pub additional: Vec<Rr>,
+    /// `; EDNS: version: 0, flags:; udp: 1232`, when present.
+    pub edns: Option<String>,
+    pub nsid: Option<String>,
+    pub transport: String,
+}
+
+impl Dig {
+    pub fn has_flag(&self, f: &str) -> bool {
+        self.flags.iter().any(|x| x == f)
+    }
+
+    pub fn answer_data(&self, rtype: &str) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .answer
+            .iter()
+            .filter(|r| r.rtype == rtype)
+            .map(|r| r.data.clone())
+            .collect();
+        v.sort();
+        v
+    }
+
+    pub fn types(section: &[Rr]) -> Vec<String> {
+        section.iter().map(|r| r.rtype.clone()).collect()
+    }
+}
+
+pub fn dig_at(server: &str, port: u16, args: &str) -> Dig {
+    let out = Command::new("dig")
+        .arg(format!("@{server}"))
+        .args(["-p", &port.to_string(), "+norec", "+time=2", "+tries=2"])
+        .args(args.split_whitespace())
+        .output()
+        .expect("dig is installed (bind9-dnsutils)");
+    parse_dig(&String::from_utf8_lossy(&out.stdout))
+}
+
+pub fn parse_dig(text: &str) -> Dig {
+    let mut d = Dig {
+        raw: text.to_string(),
+        ..Dig::default()
+    };
+    let mut section = "";
+    for line in text.lines() {
+        if let Some(rest) = line.split("status: ").nth(1) {
+            d.status = rest.split(',').next().unwrap().to_string();
+        } else if let Some(rest) = line.strip_prefix(";; flags: ") {
+            d.flags = rest
+                .split(';')
+                .next()
+                .unwrap()
+                .split_whitespace()
+                .map(String::from)
+                .collect();
+        } else if line.starts_with("; EDNS:") {
+            d.edns = Some(line.to_string());
+        } else if let Some(rest) = line.strip_prefix("; NSID: ") {
+            d.nsid = rest
+                .split('"')
+                .nth(1)
+                .map(String::from)
+                .or(Some(rest.to_string()));
+        } else if let Some(rest) = line.strip_prefix(";; SERVER: ") {
+            d.transport = rest
+                .rsplit('(')
+                .next()
+                .unwrap_or("")
+                .trim_end_matches(')')
+                .to_string();
+        } else if line.starts_with(";; QUESTION SECTION") {
+            section = "q";
+        } else if line.starts_with(";; ANSWER SECTION") {
+            section = "an";
+        } else if line.starts_with(";; AUTHORITY SECTION") {
+            section = "ns";
+        } else if line.starts_with(";; ADDITIONAL SECTION") {
+            section = "ar";
+        } else if line.trim().is_empty() {
+            section = "";
+        } else if section == "q" {
+            d.question = line
+                .trim_start_matches(';')
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_string();
+        } else if !line.starts_with(';') && !section.is_empty() {
+            let mut f = line.split_whitespace();
+            let name = f.next().unwrap_or("").to_string();
+            let ttl = f.next().and_then(|t| t.parse().ok()).unwrap_or(0);
+            let _class = f.next();
+            let rtype = f.next().unwrap_or("").to_string();
+            let data = f.collect::<Vec<_>>().join(" ");
+            let rr = Rr {
+                name,
+                ttl,
+                rtype,
+                data,
+            };
+            match section {
+                "an" => d.answer.push(rr),
+                "ns" => d.authority.push(rr),
+                _ => d.additional.push(rr),
+            }
+        }
+    }
+    d
+}
+
+/// Runs `hadns check --config FILE`; returns (success, stderr + stdout).
+pub fn check(config: &Path) -> (bool, String) {
+    let out = Command::new(hadns_bin())
+        .args(["check", "--config"])
+        .arg(config)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        ),
+    )
+}
+
+/// A small valid zone file for `origin` with the given extra records.
+pub fn zone(origin: &str, body: &str) -> String {
+    format!(
+        "$ORIGIN {origin}.\n$TTL 300\n@ 3600 IN SOA ns1 hostmaster ( 1 14400 3600 1209600 300 )\n  3600 NS ns1\nns1 A 192.0.2.1\n{body}\n"
+    )
+}
