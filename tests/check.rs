@@ -1,0 +1,195 @@
+//! `hadns check`: every problem reported as file:line: message, non-zero exit on errors.
+
+mod common;
+use std::path::Path;
+
+use common::{check, zone};
+
+/// Writes a config and zone files into a fresh directory.
+fn setup(zones: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("hadns.toml"),
+        "[server]\nlisten = [\"127.0.0.1:5399\"]\nzones_dir = \"zones\"\n",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("zones")).unwrap();
+    for (name, text) in zones {
+        std::fs::write(dir.path().join("zones").join(name), text).unwrap();
+    }
+    dir
+}
+
+fn run(dir: &Path) -> (bool, String) {
+    check(&dir.join("hadns.toml"))
+}
+
+/// Asserts that check fails and reports `file:line: ...message...`.
+fn assert_error(zones: &[(&str, &str)], file: &str, line: usize, message: &str) {
+    let dir = setup(zones);
+    let (ok, out) = run(dir.path());
+    assert!(!ok, "check passed but should fail: {out}");
+    let want = format!("{file}:{line}: ");
+    assert!(
+        out.lines()
+            .any(|l| l.contains(&want) && l.contains(message)),
+        "expected {want}…{message} in:\n{out}"
+    );
+}
+
+#[test]
+fn a_valid_config_passes() {
+    let dir = setup(&[("example.com.zone", &zone("example.com", "www A 192.0.2.1"))]);
+    let (ok, out) = run(dir.path());
+    assert!(ok, "{out}");
+    assert!(out.contains("ok: 1 zones"), "{out}");
+}
+
+#[test]
+fn missing_soa() {
+    assert_error(
+        &[(
+            "example.com.zone",
+            "$ORIGIN example.com.\n@ 300 NS ns1\nns1 300 A 192.0.2.1\n",
+        )],
+        "example.com.zone",
+        1,
+        "missing SOA",
+    );
+}
+
+#[test]
+fn missing_apex_ns() {
+    assert_error(
+        &[(
+            "example.com.zone",
+            "$TTL 60\n@ SOA ns1 h 1 2 3 4 5\nns1 A 192.0.2.1\n",
+        )],
+        "example.com.zone",
+        1,
+        "no NS records",
+    );
+}
+
+#[test]
+fn cname_beside_other_data() {
+    // zone() adds 5 lines; the body starts at line 6.
+    assert_error(
+        &[(
+            "example.com.zone",
+            &zone("example.com", "www A 192.0.2.1\nwww CNAME other"),
+        )],
+        "example.com.zone",
+        7,
+        "CNAME beside other data",
+    );
+}
+
+#[test]
+fn out_of_zone_data() {
+    assert_error(
+        &[(
+            "example.com.zone",
+            &zone(
+                "example.com",
+                "ok A 192.0.2.1\nwww.example.org. A 192.0.2.1",
+            ),
+        )],
+        "example.com.zone",
+        7,
+        "out-of-zone data",
+    );
+}
+
+#[test]
+fn bad_syntax() {
+    for (body, line, msg) in [
+        ("www A 192.0.2.300", 6, "bad A record data"),
+        ("www BOGUS 1", 6, "unknown record type BOGUS"),
+        (
+            "ok A 192.0.2.1\nwww MX ( 10\n mail",
+            7,
+            "'(' is never closed",
+        ),
+        ("www TXT \"open", 6, "unterminated quoted string"),
+        ("www A", 6, "has no data"),
+        ("$GENERATE 1-10 a$ A 192.0.2.$", 6, "unknown directive"),
+        ("www CH A 192.0.2.1", 6, "class CH is not supported"),
+    ] {
+        assert_error(
+            &[("example.com.zone", &zone("example.com", body))],
+            "example.com.zone",
+            line,
+            msg,
+        );
+    }
+}
+
+#[test]
+fn duplicate_zones() {
+    let z = zone("example.com", "");
+    assert_error(
+        &[("example.com.zone", &z), ("EXAMPLE.COM.zone", &z)],
+        "example.com.zone",
+        1,
+        "duplicate zone example.com.",
+    );
+}
+
+#[test]
+fn errors_in_included_files_name_that_file() {
+    let dir = setup(&[
+        (
+            "example.com.zone",
+            &zone("example.com", "$INCLUDE hosts.inc"),
+        ),
+        ("hosts.inc", "a A 192.0.2.1\nb A nonsense\n"),
+    ]);
+    let (ok, out) = run(dir.path());
+    assert!(!ok);
+    assert!(out.contains("hosts.inc:2: bad A record data"), "{out}");
+}
+
+#[test]
+fn every_error_is_reported_in_one_run() {
+    let dir = setup(&[
+        (
+            "a.test.zone",
+            &zone("a.test", "x A 1.2.3\ny CNAME x\ny TXT \"t\""),
+        ),
+        ("b.test.zone", "$ORIGIN b.test.\n@ 60 NS ns1\n"),
+    ]);
+    let (ok, out) = run(dir.path());
+    assert!(!ok);
+    for want in ["a.test.zone:6:", "a.test.zone:8:", "b.test.zone:1:"] {
+        assert!(out.contains(want), "{want} missing from:\n{out}");
+    }
+}
+
+#[test]
+fn config_errors_name_the_line() {
+    let dir = setup(&[]);
+    std::fs::write(
+        dir.path().join("hadns.toml"),
+        "[server]\nlisten = [\"127.0.0.1:5399\"]\nzone_dir = \"zones\"\n",
+    )
+    .unwrap();
+    let (ok, out) = run(dir.path());
+    assert!(!ok);
+    assert!(
+        out.contains("hadns.toml:3:") && out.contains("zone_dir"),
+        "{out}"
+    );
+}
+
+#[test]
+fn serve_refuses_to_start_on_invalid_zones() {
+    let dir = setup(&[("example.com.zone", &zone("example.com", "www A nonsense"))]);
+    let out = std::process::Command::new(common::hadns_bin())
+        .args(["serve", "--config"])
+        .arg(dir.path().join("hadns.toml"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("example.com.zone:6:"));
+}

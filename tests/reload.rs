@@ -1,0 +1,184 @@
+//! Reload: SIGHUP and file changes swap in new zones whole; anything invalid leaves the
+//! serving data alone; queries during a reload are all answered.
+
+mod common;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use common::{header, query, wait_for, zone, Server};
+
+fn www(s: &Server) -> Vec<String> {
+    s.dig("www.example.com A").answer_data("A")
+}
+
+/// Rewrites a file keeping its size and modification time, so only a SIGHUP notices.
+fn rewrite_unnoticed(path: &std::path::Path, text: &str) {
+    let reference = path.with_extension("ref");
+    assert!(Command::new("touch")
+        .arg("-r")
+        .arg(path)
+        .arg(&reference)
+        .status()
+        .unwrap()
+        .success());
+    assert_eq!(std::fs::metadata(path).unwrap().len() as usize, text.len());
+    std::fs::write(path, text).unwrap();
+    assert!(Command::new("touch")
+        .arg("-r")
+        .arg(&reference)
+        .arg(path)
+        .status()
+        .unwrap()
+        .success());
+    std::fs::remove_file(reference).unwrap();
+}
+
+#[test]
+fn sighup_reloads() {
+    let s = Server::start(
+        &[("example.com.zone", &zone("example.com", "www A 192.0.2.10"))],
+        "",
+    );
+    assert_eq!(www(&s), ["192.0.2.10"]);
+    rewrite_unnoticed(
+        &s.zone_path("example.com.zone"),
+        &zone("example.com", "www A 192.0.2.11"),
+    );
+    s.sighup();
+    wait_for("the SIGHUP reload", || www(&s) == ["192.0.2.11"]);
+    assert!(s.log().contains("SIGHUP"), "{}", s.log());
+}
+
+#[test]
+fn a_changed_zone_file_is_reloaded_without_a_signal() {
+    let s = Server::start(
+        &[("example.com.zone", &zone("example.com", "www A 192.0.2.10"))],
+        "",
+    );
+    std::fs::write(
+        s.zone_path("example.com.zone"),
+        zone("example.com", "www A 192.0.2.20"),
+    )
+    .unwrap();
+    wait_for("the file-change reload", || www(&s) == ["192.0.2.20"]);
+
+    // A new zone file is picked up, and a removed one stops being served.
+    std::fs::write(
+        s.zone_path("example.net.zone"),
+        zone("example.net", "www A 192.0.2.30"),
+    )
+    .unwrap();
+    wait_for("the new zone", || {
+        s.dig("www.example.net A").answer_data("A") == ["192.0.2.30"]
+    });
+    std::fs::remove_file(s.zone_path("example.net.zone")).unwrap();
+    wait_for("the removed zone", || {
+        s.dig("www.example.net A").status == "REFUSED"
+    });
+}
+
+#[test]
+fn a_changed_included_file_is_reloaded() {
+    let s = Server::start(
+        &[
+            (
+                "example.com.zone",
+                &zone("example.com", "$INCLUDE hosts.inc"),
+            ),
+            ("hosts.inc", "www A 192.0.2.10\n"),
+        ],
+        "",
+    );
+    assert_eq!(www(&s), ["192.0.2.10"]);
+    std::fs::write(s.zone_path("hosts.inc"), "www A 192.0.2.12\n").unwrap();
+    wait_for("the include reload", || www(&s) == ["192.0.2.12"]);
+}
+
+#[test]
+fn an_invalid_change_keeps_the_old_data_serving() {
+    let s = Server::start(
+        &[
+            ("example.com.zone", &zone("example.com", "www A 192.0.2.10")),
+            ("example.net.zone", &zone("example.net", "www A 192.0.2.30")),
+        ],
+        "",
+    );
+    // One good change and one bad one: nothing at all changes.
+    std::fs::write(
+        s.zone_path("example.net.zone"),
+        zone("example.net", "www A 192.0.2.31"),
+    )
+    .unwrap();
+    std::fs::write(
+        s.zone_path("example.com.zone"),
+        zone("example.com", "www A 192.0.2.10\nbad A nonsense"),
+    )
+    .unwrap();
+    wait_for("the rejected reload in the log", || {
+        s.log().contains("reload rejected")
+    });
+    assert!(
+        s.log().contains("example.com.zone:7: bad A record data"),
+        "{}",
+        s.log()
+    );
+    assert_eq!(www(&s), ["192.0.2.10"]);
+    assert_eq!(s.dig("www.example.net A").answer_data("A"), ["192.0.2.30"]);
+    // A SIGHUP with the error still there changes nothing either.
+    s.sighup();
+    wait_for("the second rejection", || {
+        s.log().matches("reload rejected").count() >= 2
+    });
+    assert_eq!(s.dig("www.example.net A").answer_data("A"), ["192.0.2.30"]);
+    // Fixed: both changes land together.
+    std::fs::write(
+        s.zone_path("example.com.zone"),
+        zone("example.com", "www A 192.0.2.11"),
+    )
+    .unwrap();
+    wait_for("the fixed reload", || www(&s) == ["192.0.2.11"]);
+    assert_eq!(s.dig("www.example.net A").answer_data("A"), ["192.0.2.31"]);
+}
+
+#[test]
+fn queries_in_flight_during_reloads_are_all_answered() {
+    let s = Arc::new(Server::start(
+        &[("example.com.zone", &zone("example.com", "www A 192.0.2.10"))],
+        "",
+    ));
+    let stop = Arc::new(AtomicBool::new(false));
+    let client = {
+        let (s, stop) = (s.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            sock.set_read_timeout(Some(common::DEADLINE)).unwrap();
+            let mut buf = [0u8; 512];
+            let mut answered = 0u32;
+            let mut id = 0u16;
+            while !stop.load(Ordering::Relaxed) || answered < 500 {
+                id = id.wrapping_add(1);
+                sock.send_to(&query(id, "www.example.com", 1, false), s.addr())
+                    .unwrap();
+                let (n, _) = sock.recv_from(&mut buf).expect("every query is answered");
+                let h = header(&buf[..n]);
+                assert_eq!((h.id, h.rcode, h.counts[1]), (id, 0, 1));
+                answered += 1;
+            }
+            answered
+        })
+    };
+    for i in 0..10 {
+        let ip = format!("192.0.2.{}", 100 + i);
+        std::fs::write(
+            s.zone_path("example.com.zone"),
+            zone("example.com", &format!("www A {ip}")),
+        )
+        .unwrap();
+        s.sighup();
+        wait_for("each reload", || www(&s) == [ip.clone()]);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let answered = client.join().unwrap();
+    assert!(answered >= 500);
+}
