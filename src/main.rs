@@ -10,7 +10,7 @@ use hadns::dns::Responder;
 use hadns::reload::{self, Reloader};
 use hadns::server::{self, Shared};
 use hadns::systemd;
-use hadns::zone::{load_zones, ZoneSet};
+use hadns::zone::{load_zones, FileStamp, ZoneSet};
 
 #[derive(Parser)]
 #[command(
@@ -52,8 +52,17 @@ fn main() -> ExitCode {
     }
 }
 
+/// What a successful start-up load gives: the config, the zones, and the stamps of
+/// every file read (for the reload watcher).
+struct Startup {
+    config: Config,
+    zones: ZoneSet,
+    files: Vec<FileStamp>,
+}
+
 /// Loads the config and zones, printing every problem; None if anything is invalid.
-fn load_all(config_path: &std::path::Path) -> Option<(Config, ZoneSet)> {
+fn load_all(config_path: &std::path::Path) -> Option<Startup> {
+    let config_stamp = FileStamp::of(config_path);
     let config = match Config::load(config_path) {
         Ok(c) => c,
         Err(d) => {
@@ -61,20 +70,24 @@ fn load_all(config_path: &std::path::Path) -> Option<(Config, ZoneSet)> {
             return None;
         }
     };
-    let (set, diags) = load_zones(&config.server.zones_dir);
-    for d in &diags.0 {
+    let loaded = load_zones(&config.server.zones_dir);
+    for d in &loaded.diags.0 {
         eprintln!("{d}");
     }
-    Some((config, set?))
+    Some(Startup {
+        config,
+        zones: loaded.zones?,
+        files: std::iter::once(config_stamp).chain(loaded.files).collect(),
+    })
 }
 
 fn check(config_path: &std::path::Path) -> ExitCode {
     match load_all(config_path) {
-        Some((_, set)) => {
+        Some(Startup { zones, .. }) => {
             println!(
                 "ok: {} zones, {} records",
-                set.zones.len(),
-                set.record_count()
+                zones.zones.len(),
+                zones.record_count()
             );
             ExitCode::SUCCESS
         }
@@ -83,11 +96,11 @@ fn check(config_path: &std::path::Path) -> ExitCode {
 }
 
 fn serve(config_path: PathBuf) -> ExitCode {
-    let Some((config, zones)) = load_all(&config_path) else {
+    let Some(startup) = load_all(&config_path) else {
         eprintln!("hadns: not starting: fix the errors above");
         return ExitCode::FAILURE;
     };
-    match run(config_path, config, zones) {
+    match run(config_path, startup) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("hadns: {e}");
@@ -96,19 +109,15 @@ fn serve(config_path: PathBuf) -> ExitCode {
     }
 }
 
-fn run(config_path: PathBuf, config: Config, zones: ZoneSet) -> Result<(), String> {
+fn run(config_path: PathBuf, startup: Startup) -> Result<(), String> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Startup {
+        config,
+        zones,
+        files,
+    } = startup;
     let (zone_count, records) = (zones.zones.len(), zones.record_count());
     let shared = Shared::new(zones, Responder::new(&config.server));
-
-    // Bind everything before serving anything: a port in use is a startup error.
-    let threads = config.udp_threads();
-    let mut tcp = Vec::new();
-    for &addr in &config.server.listen {
-        let bind_err = |e: std::io::Error| format!("cannot listen on {addr}: {e}");
-        let udp = server::bind_udp(addr, threads).map_err(bind_err)?;
-        tcp.push(server::bind_tcp(addr).map_err(bind_err)?);
-        server::spawn_udp_workers(udp, &shared).map_err(|e| e.to_string())?;
-    }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -116,9 +125,25 @@ fn run(config_path: PathBuf, config: Config, zones: ZoneSet) -> Result<(), Strin
         .build()
         .map_err(|e| e.to_string())?;
     runtime.block_on(async move {
+        // Signal handlers before any socket answers: a SIGHUP sent as soon as we answer
+        // must reload, not kill the process (its default action).
+        let signal_err = |e: std::io::Error| format!("cannot handle signals: {e}");
+        let hup = signal(SignalKind::hangup()).map_err(signal_err)?;
+        let mut term = signal(SignalKind::terminate()).map_err(signal_err)?;
+        let mut int = signal(SignalKind::interrupt()).map_err(signal_err)?;
+
+        // Bind everything before serving anything: a port in use is a startup error.
+        let threads = config.udp_threads();
+        let mut tcp = Vec::new();
+        for &addr in &config.server.listen {
+            let bind_err = |e: std::io::Error| format!("cannot listen on {addr}: {e}");
+            let udp = server::bind_udp(addr, threads).map_err(bind_err)?;
+            let listener = server::bind_tcp(addr).map_err(bind_err)?;
+            let listener = tokio::net::TcpListener::from_std(listener).map_err(bind_err)?;
+            tcp.push(listener);
+            server::spawn_udp_workers(udp, &shared).map_err(|e| e.to_string())?;
+        }
         for listener in tcp {
-            let listener =
-                tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
             tokio::spawn(server::serve_tcp(
                 listener,
                 shared.clone(),
@@ -127,27 +152,20 @@ fn run(config_path: PathBuf, config: Config, zones: ZoneSet) -> Result<(), Strin
             ));
         }
         let listen = config.server.listen.clone();
-        let reloader = Arc::new(Reloader::new(config_path, config, shared));
-        tokio::spawn(reload::on_sighup(reloader.clone()));
+        let reloader = Arc::new(Reloader::new(config_path, config, shared, files));
+        tokio::spawn(reload::on_sighup(reloader.clone(), hup));
         tokio::spawn(reload::on_file_change(reloader));
 
         tracing::info!(zones = zone_count, records, ?listen, "serving");
         systemd::notify("READY=1");
-        shutdown_signal().await;
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
         systemd::notify("STOPPING=1");
         tracing::info!("stopping");
         Ok::<(), String>(())
     })?;
     // UDP workers block in recv; the process exit ends them.
     Ok(())
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
 }

@@ -1,14 +1,14 @@
 //! Reloading: on SIGHUP or a change in the zone files, read and check everything again
 //! and swap it in whole. Anything invalid leaves the serving zones untouched.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use crate::config::Config;
 use crate::diag::Diagnostic;
 use crate::server::Shared;
-use crate::zone::{load::zone_files, load_zones};
+use crate::zone::{load_zones, FileStamp};
 
 /// How often the zone files are looked at for changes.
 pub const WATCH_INTERVAL: Duration = Duration::from_secs(1);
@@ -18,13 +18,10 @@ pub struct Reloader {
     /// The config the server started with; listen addresses etc. need a restart.
     started_with: Config,
     shared: Arc<Shared>,
-    /// One reload at a time; holds the fingerprint of the files last loaded.
-    state: Mutex<Fingerprint>,
+    /// The files the last load read (successful or not), as they were then. Also the
+    /// lock that makes reloads one at a time.
+    watched: Mutex<Vec<FileStamp>>,
 }
-
-/// Modification time and size of every file the zones were read from, and of the
-/// directory itself (which changes when a file is added, removed or renamed).
-type Fingerprint = Vec<(PathBuf, Option<(SystemTime, u64)>)>;
 
 #[derive(Debug)]
 pub struct Reloaded {
@@ -33,43 +30,41 @@ pub struct Reloaded {
 }
 
 impl Reloader {
-    pub fn new(config_path: PathBuf, started_with: Config, shared: Arc<Shared>) -> Self {
-        let files = shared.zones.load().files.clone();
-        let fp = fingerprint(&config_path, &started_with.server.zones_dir, &files);
+    /// `watched`: the stamps of the files the running zones were loaded from.
+    pub fn new(
+        config_path: PathBuf,
+        started_with: Config,
+        shared: Arc<Shared>,
+        watched: Vec<FileStamp>,
+    ) -> Self {
         Reloader {
             config_path,
             started_with,
             shared,
-            state: Mutex::new(fp),
+            watched: Mutex::new(watched),
         }
     }
 
     /// Reads everything again and swaps it in if it is all valid.
     pub fn reload(&self, trigger: &str) -> Result<Reloaded, Vec<Diagnostic>> {
-        let mut last = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let config = Config::load(&self.config_path).map_err(|d| vec![d])?;
-        // Taken before reading, so a write during the load is seen by the next poll.
-        let before = fingerprint(
-            &self.config_path,
-            &config.server.zones_dir,
-            &self.shared.zones.load().files,
-        );
-        let (set, diags) = load_zones(&config.server.zones_dir);
-        for w in diags.warnings() {
+        let mut watched = self.watched.lock().unwrap_or_else(|p| p.into_inner());
+        let config_stamp = FileStamp::of(&self.config_path);
+        let result = Config::load(&self.config_path).map_err(|d| vec![d]);
+        let config = match result {
+            Ok(c) => c,
+            Err(errors) => {
+                // Nothing more is read until the config itself changes.
+                *watched = vec![config_stamp];
+                return Err(self.rejected(trigger, errors));
+            }
+        };
+        let loaded = load_zones(&config.server.zones_dir);
+        *watched = std::iter::once(config_stamp).chain(loaded.files).collect();
+        for w in loaded.diags.warnings() {
             tracing::warn!("{w}");
         }
-        let Some(set) = set else {
-            *last = before;
-            let errors: Vec<Diagnostic> = diags.errors().cloned().collect();
-            for e in &errors {
-                tracing::error!("{e}");
-            }
-            tracing::error!(
-                trigger,
-                errors = errors.len(),
-                "reload rejected; the zones already loaded stay in service"
-            );
-            return Err(errors);
+        let Some(set) = loaded.zones else {
+            return Err(self.rejected(trigger, loaded.diags.errors().cloned().collect()));
         };
         if config.server.listen != self.started_with.server.listen
             || config.server.nsid != self.started_with.server.nsid
@@ -82,7 +77,6 @@ impl Reloader {
             zones: set.zones.len(),
             records: set.record_count(),
         };
-        *last = fingerprint(&self.config_path, &config.server.zones_dir, &set.files);
         self.shared.zones.store(Arc::new(set));
         tracing::info!(
             trigger,
@@ -93,43 +87,27 @@ impl Reloader {
         Ok(done)
     }
 
-    /// True when a zone file, the zones directory or the config changed since the last load.
+    fn rejected(&self, trigger: &str, errors: Vec<Diagnostic>) -> Vec<Diagnostic> {
+        for e in &errors {
+            tracing::error!("{e}");
+        }
+        tracing::error!(
+            trigger,
+            errors = errors.len(),
+            "reload rejected; the zones already loaded stay in service"
+        );
+        errors
+    }
+
+    /// True when any file the last load read has changed since it was read.
     pub fn files_changed(&self) -> bool {
-        let last = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let dir = zones_dir_of(&self.config_path)
-            .unwrap_or_else(|| self.started_with.server.zones_dir.clone());
-        *last != fingerprint(&self.config_path, &dir, &self.shared.zones.load().files)
+        let watched = self.watched.lock().unwrap_or_else(|p| p.into_inner());
+        watched.iter().any(|s| !s.is_current())
     }
 }
 
-fn zones_dir_of(config_path: &Path) -> Option<PathBuf> {
-    Config::load(config_path).ok().map(|c| c.server.zones_dir)
-}
-
-fn fingerprint(config: &Path, zones_dir: &Path, loaded: &[PathBuf]) -> Fingerprint {
-    let mut paths: Vec<PathBuf> = vec![config.to_path_buf(), zones_dir.to_path_buf()];
-    paths.extend(zone_files(zones_dir).unwrap_or_default());
-    paths.extend(loaded.iter().cloned());
-    paths.sort();
-    paths.dedup();
-    paths
-        .into_iter()
-        .map(|p| {
-            let meta = std::fs::metadata(&p)
-                .ok()
-                .and_then(|m| Some((m.modified().ok()?, m.len())));
-            (p, meta)
-        })
-        .collect()
-}
-
-/// Reloads on every SIGHUP.
-pub async fn on_sighup(reloader: Arc<Reloader>) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let Ok(mut hup) = signal(SignalKind::hangup()) else {
-        tracing::error!("cannot listen for SIGHUP; reload by file change only");
-        return;
-    };
+/// Reloads on every SIGHUP received through `hup`.
+pub async fn on_sighup(reloader: Arc<Reloader>, mut hup: tokio::signal::unix::Signal) {
     while hup.recv().await.is_some() {
         let r = reloader.clone();
         let _ = tokio::task::spawn_blocking(move || r.reload("SIGHUP")).await;

@@ -104,15 +104,16 @@ fn an_invalid_change_keeps_the_old_data_serving() {
         ],
         "",
     );
-    // One good change and one bad one: nothing at all changes.
-    std::fs::write(
-        s.zone_path("example.net.zone"),
-        zone("example.net", "www A 192.0.2.31"),
-    )
-    .unwrap();
+    // One bad change and one good one: nothing at all changes. (Bad first, so that no
+    // reload can land between the two writes with the good one alone.)
     std::fs::write(
         s.zone_path("example.com.zone"),
         zone("example.com", "www A 192.0.2.10\nbad A nonsense"),
+    )
+    .unwrap();
+    std::fs::write(
+        s.zone_path("example.net.zone"),
+        zone("example.net", "www A 192.0.2.31"),
     )
     .unwrap();
     wait_for("the rejected reload in the log", || {
@@ -181,4 +182,15 @@ fn queries_in_flight_during_reloads_are_all_answered() {
     stop.store(true, Ordering::Relaxed);
     let answered = client.join().unwrap();
     assert!(answered >= 500);
+}
+
+#[test]
+fn a_sighup_as_soon_as_it_answers_reloads_instead_of_killing() {
+    let s = Server::start(
+        &[("example.com.zone", &zone("example.com", "www A 192.0.2.10"))],
+        "",
+    );
+    s.sighup();
+    wait_for("the SIGHUP reload", || s.log().contains("SIGHUP"));
+    assert_eq!(www(&s), ["192.0.2.10"]);
 }

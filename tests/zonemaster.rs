@@ -3,6 +3,7 @@
 //! the demo zone on 127.0.0.3 and 127.0.0.4). Needs root and `zonemaster-cli`; CI has
 //! both and fails without them, elsewhere the test says it is skipped.
 
+mod common;
 use std::process::Command;
 
 #[test]
@@ -24,16 +25,8 @@ fn zonemaster_finds_no_error_in_the_demo_zone() {
         return;
     }
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/zonemaster/run.sh");
-    let out = Command::new(script)
-        .arg(env!("CARGO_BIN_EXE_hadns"))
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (ok, text) = common::run_command(Command::new(script).arg(env!("CARGO_BIN_EXE_hadns")));
     println!("{text}");
-    assert!(out.status.success(), "Zonemaster reported errors:\n{text}");
+    assert!(ok, "Zonemaster reported errors:\n{text}");
     assert!(text.contains("no ERROR or CRITICAL"), "{text}");
 }

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::time::SystemTime;
 
 use hickory_proto::rr::Name;
 
@@ -38,10 +39,46 @@ fn origin_of(path: &Path) -> Result<Name, String> {
     Ok(name.to_lowercase())
 }
 
-/// Loads and validates every zone. Returns the set only if nothing had an error; all
-/// problems found (errors and warnings) are in the diagnostics either way.
-pub fn load_zones(dir: &Path) -> (Option<ZoneSet>, Diagnostics) {
+/// A file's modification time and size as they were when it was read. A different stamp
+/// later means the file changed since (or appeared, or went away).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileStamp {
+    pub path: PathBuf,
+    pub seen: Option<(SystemTime, u64)>,
+}
+
+impl FileStamp {
+    pub fn of(path: &Path) -> Self {
+        let seen = std::fs::metadata(path)
+            .ok()
+            .and_then(|m| Some((m.modified().ok()?, m.len())));
+        FileStamp {
+            path: path.to_path_buf(),
+            seen,
+        }
+    }
+
+    pub fn is_current(&self) -> bool {
+        *self == FileStamp::of(&self.path)
+    }
+}
+
+/// The outcome of loading a zones directory.
+#[derive(Debug)]
+pub struct Loaded {
+    /// Present only when nothing had an error.
+    pub zones: Option<ZoneSet>,
+    /// Every problem found, errors and warnings.
+    pub diags: Diagnostics,
+    /// Every file read (the directory itself, zone files, included files), stamped
+    /// before it was read; the directory's stamp changes when a file is added or removed.
+    pub files: Vec<FileStamp>,
+}
+
+/// Loads and validates every zone.
+pub fn load_zones(dir: &Path) -> Loaded {
     let mut diags = Diagnostics::default();
+    let mut files_read = vec![FileStamp::of(dir)];
     let files = match zone_files(dir) {
         Ok(f) => f,
         Err(e) => {
@@ -50,7 +87,11 @@ pub fn load_zones(dir: &Path) -> (Option<ZoneSet>, Diagnostics) {
                 1,
                 format!("cannot read the zones directory: {e}"),
             ));
-            return (None, diags);
+            return Loaded {
+                zones: None,
+                diags,
+                files: files_read,
+            };
         }
     };
     if files.is_empty() {
@@ -61,7 +102,6 @@ pub fn load_zones(dir: &Path) -> (Option<ZoneSet>, Diagnostics) {
         ));
     }
     let mut zones = Vec::new();
-    let mut files_read = vec![dir.to_path_buf()];
     let mut seen: Vec<(Box<[u8]>, PathBuf)> = Vec::new();
     for file in files {
         let origin = match origin_of(&file) {
@@ -89,8 +129,10 @@ pub fn load_zones(dir: &Path) -> (Option<ZoneSet>, Diagnostics) {
             zones.push(z);
         }
     }
-    if diags.has_errors() {
-        return (None, diags);
+    let zones = (!diags.has_errors()).then(|| ZoneSet::new(zones));
+    Loaded {
+        zones,
+        diags,
+        files: files_read,
     }
-    (Some(ZoneSet::new(zones, files_read)), diags)
 }

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use hickory_proto::rr::{Name, RData, RecordType};
 
-pub use load::load_zones;
+pub use load::{load_zones, FileStamp, Loaded};
 
 /// All the records of one name and type.
 #[derive(Debug, Clone)]
@@ -73,23 +73,16 @@ impl Zone {
 pub struct ZoneSet {
     pub zones: Vec<Zone>,
     by_origin: HashMap<Box<[u8]>, usize>,
-    /// Every file the set was read from, included ones too: a change to any of them
-    /// triggers a reload.
-    pub files: Vec<PathBuf>,
 }
 
 impl ZoneSet {
-    pub fn new(zones: Vec<Zone>, files: Vec<PathBuf>) -> Self {
+    pub fn new(zones: Vec<Zone>) -> Self {
         let by_origin = zones
             .iter()
             .enumerate()
             .map(|(i, z)| (z.origin_key.clone(), i))
             .collect();
-        ZoneSet {
-            zones,
-            by_origin,
-            files,
-        }
+        ZoneSet { zones, by_origin }
     }
 
     pub fn zone_by_key(&self, key: &[u8]) -> Option<&Zone> {

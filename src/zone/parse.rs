@@ -12,6 +12,7 @@ use hickory_proto::serialize::binary::BinEncodable;
 use hickory_proto::serialize::txt::parse_ttl;
 
 use super::lexer::{self, Token};
+use super::load::FileStamp;
 use crate::diag::{Diagnostic, Diagnostics};
 
 /// Deepest `$INCLUDE` nesting accepted; deeper is almost surely a loop.
@@ -32,12 +33,12 @@ pub struct SourceRecord {
 }
 
 /// Reads a zone file (and what it includes). Problems go to `diags`; every file read is
-/// added to `files_read` so that a change to an included file triggers a reload.
+/// stamped into `files_read`, so that a later change to any of them triggers a reload.
 pub fn read_zone_file(
     path: &Path,
     origin: &Name,
     diags: &mut Diagnostics,
-    files_read: &mut Vec<PathBuf>,
+    files_read: &mut Vec<FileStamp>,
 ) -> Vec<SourceRecord> {
     let mut state = State {
         origin: origin.clone(),
@@ -62,10 +63,11 @@ fn read_file(
     state: &mut State,
     depth: usize,
     diags: &mut Diagnostics,
-    files_read: &mut Vec<PathBuf>,
+    files_read: &mut Vec<FileStamp>,
     out: &mut Vec<SourceRecord>,
 ) {
-    files_read.push(path.to_path_buf());
+    // Stamped before reading: a write during the read shows up as a change later.
+    files_read.push(FileStamp::of(path));
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {

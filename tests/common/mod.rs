@@ -353,20 +353,23 @@ pub fn parse_dig(text: &str) -> Dig {
     d
 }
 
+/// Runs a command to completion; returns (success, stderr + stdout).
+pub fn run_command(cmd: &mut Command) -> (bool, String) {
+    let out = cmd.output().expect("command runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    (out.status.success(), text)
+}
+
 /// Runs `hadns check --config FILE`; returns (success, stderr + stdout).
 pub fn check(config: &Path) -> (bool, String) {
-    let out = Command::new(hadns_bin())
-        .args(["check", "--config"])
-        .arg(config)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stderr),
-            String::from_utf8_lossy(&out.stdout)
-        ),
+    run_command(
+        Command::new(hadns_bin())
+            .args(["check", "--config"])
+            .arg(config),
     )
 }
 
