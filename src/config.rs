@@ -18,7 +18,7 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     /// Each address is served over UDP and TCP.
-    #[serde(default = "default_listen")]
+    #[serde(default = "default_listen", deserialize_with = "listen")]
     pub listen: Vec<SocketAddr>,
     /// Relative to the directory of the config file.
     #[serde(default = "default_zones_dir")]
@@ -27,16 +27,20 @@ pub struct ServerConfig {
     #[serde(default)]
     pub threads: usize,
     /// Returned in the EDNS NSID option (RFC 5001) to clients that ask for it.
+    #[serde(default, deserialize_with = "nsid")]
     pub nsid: Option<String>,
     /// The largest UDP response sent to an EDNS client, whatever larger size it offers.
     /// 1232 avoids IP fragmentation on every common path (DNS flag day 2020).
-    #[serde(default = "default_max_udp_payload")]
+    #[serde(default = "default_max_udp_payload", deserialize_with = "udp_payload")]
     pub max_udp_payload: u16,
     /// A TCP connection with no complete query for this long is closed.
     #[serde(default = "default_tcp_idle_timeout", with = "duration_text")]
     pub tcp_idle_timeout: Duration,
     /// Connections past this many are closed at once, so a flood cannot starve UDP.
-    #[serde(default = "default_tcp_max_connections")]
+    #[serde(
+        default = "default_tcp_max_connections",
+        deserialize_with = "tcp_max_connections"
+    )]
     pub tcp_max_connections: usize,
 }
 
@@ -56,6 +60,49 @@ fn default_tcp_max_connections() -> usize {
     256
 }
 
+/// Deserializes a value and checks it, so that toml reports a failed check at the
+/// value's own line.
+fn checked<'de, D, T>(
+    d: D,
+    check: impl FnOnce(&T) -> Result<(), &'static str>,
+) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    let v = T::deserialize(d)?;
+    check(&v).map_err(serde::de::Error::custom)?;
+    Ok(v)
+}
+
+fn listen<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<SocketAddr>, D::Error> {
+    checked(d, |v: &Vec<SocketAddr>| match v.is_empty() {
+        true => Err("listen is empty: nothing to serve on"),
+        false => Ok(()),
+    })
+}
+
+fn nsid<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    checked(d, |v: &Option<String>| match v {
+        Some(n) if n.is_empty() || n.len() > 256 => Err("nsid must be 1 to 256 bytes"),
+        _ => Ok(()),
+    })
+}
+
+fn udp_payload<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
+    checked(d, |v: &u16| match (512..=4096).contains(v) {
+        true => Ok(()),
+        false => Err("max_udp_payload must be between 512 and 4096"),
+    })
+}
+
+fn tcp_max_connections<'de, D: serde::Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    checked(d, |v: &usize| match *v {
+        0 => Err("tcp_max_connections must be at least 1"),
+        _ => Ok(()),
+    })
+}
+
 impl Config {
     /// Reads and checks the config; the zones directory comes back absolute.
     pub fn load(path: &Path) -> Result<Config, Diagnostic> {
@@ -65,42 +112,6 @@ impl Config {
             let line = e.span().map_or(1, |s| line_of_offset(&text, s.start));
             Diagnostic::error(path, line, e.message().to_string())
         })?;
-        let s = &config.server;
-        let line_of = |key: &str| {
-            text.find(key)
-                .map_or(1, |offset| line_of_offset(&text, offset))
-        };
-        if s.listen.is_empty() {
-            return Err(Diagnostic::error(
-                path,
-                line_of("listen"),
-                "listen is empty: nothing to serve on",
-            ));
-        }
-        if !(512..=4096).contains(&s.max_udp_payload) {
-            return Err(Diagnostic::error(
-                path,
-                line_of("max_udp_payload"),
-                "max_udp_payload must be between 512 and 4096",
-            ));
-        }
-        if s.nsid
-            .as_ref()
-            .is_some_and(|n| n.is_empty() || n.len() > 256)
-        {
-            return Err(Diagnostic::error(
-                path,
-                line_of("nsid"),
-                "nsid must be 1 to 256 bytes",
-            ));
-        }
-        if s.tcp_max_connections == 0 {
-            return Err(Diagnostic::error(
-                path,
-                line_of("tcp_max_connections"),
-                "tcp_max_connections must be at least 1",
-            ));
-        }
         let base = path.parent().unwrap_or(Path::new("."));
         config.server.zones_dir = base.join(&config.server.zones_dir);
         Ok(config)
@@ -164,5 +175,14 @@ mod tests {
         assert_eq!(e.line, 3, "{e}");
         std::fs::write(&p, "[server]\nlisten = [\"not an address\"]\n").unwrap();
         assert_eq!(Config::load(&p).unwrap_err().line, 2);
+        // A failed check is reported at the value, not at a comment naming the key.
+        std::fs::write(
+            &p,
+            "# max_udp_payload = 1232\n[server]\n\nmax_udp_payload = 100\n",
+        )
+        .unwrap();
+        let e = Config::load(&p).unwrap_err();
+        assert_eq!(e.line, 4, "{e}");
+        assert!(e.message.contains("between 512 and 4096"), "{e}");
     }
 }
