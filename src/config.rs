@@ -12,6 +12,40 @@ use crate::diag::{line_of_offset, Diagnostic};
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub server: ServerConfig,
+    #[serde(default)]
+    pub routing: RoutingConfig,
+    /// Regions that latency and geoproximity records name.
+    #[serde(default, rename = "region", deserialize_with = "regions")]
+    pub regions: Vec<Region>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingConfig {
+    /// A MaxMind-format database: client location for geolocation and latency fallback.
+    pub geoip_db: Option<PathBuf>,
+    /// Lines `client_prefix,region,rtt_ms`.
+    pub latency_table: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Region {
+    pub id: String,
+    pub location: Coordinates,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Coordinates {
+    pub lat: f64,
+    pub lon: f64,
+}
+
+impl Coordinates {
+    pub fn is_valid(&self) -> bool {
+        (-90.0..=90.0).contains(&self.lat) && (-180.0..=180.0).contains(&self.lon)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -73,6 +107,23 @@ where
     let v = T::deserialize(d)?;
     check(&v).map_err(serde::de::Error::custom)?;
     Ok(v)
+}
+
+fn regions<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Region>, D::Error> {
+    checked(d, |v: &Vec<Region>| {
+        for (i, r) in v.iter().enumerate() {
+            if r.id.is_empty() {
+                return Err("a region needs an id");
+            }
+            if !r.location.is_valid() {
+                return Err("region location: lat must be within -90..90 and lon within -180..180");
+            }
+            if v[..i].iter().any(|o| o.id == r.id) {
+                return Err("two regions have the same id");
+            }
+        }
+        Ok(())
+    })
 }
 
 fn listen<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<SocketAddr>, D::Error> {

@@ -8,6 +8,8 @@
 pub mod config;
 pub mod diag;
 pub mod dns;
+pub mod load;
+pub mod policy;
 pub mod reload;
 pub mod server;
 pub mod systemd;

@@ -7,10 +7,11 @@ use tracing_subscriber::EnvFilter;
 
 use hadns::config::Config;
 use hadns::dns::Responder;
+use hadns::load::load;
 use hadns::reload::{self, Reloader};
 use hadns::server::{self, Shared};
 use hadns::systemd;
-use hadns::zone::{load_zones, FileStamp, ZoneSet};
+use hadns::zone::{FileStamp, ZoneSet};
 
 #[derive(Parser)]
 #[command(
@@ -70,13 +71,14 @@ fn load_all(config_path: &std::path::Path) -> Option<Startup> {
             return None;
         }
     };
-    let loaded = load_zones(&config.server.zones_dir);
+    let loaded = load(&config);
     for d in &loaded.diags.0 {
         eprintln!("{d}");
     }
+    // Policy files are validated here; answering from them is the next step (issue 3).
     Some(Startup {
         config,
-        zones: loaded.zones?,
+        zones: loaded.data?.zones,
         files: std::iter::once(config_stamp).chain(loaded.files).collect(),
     })
 }

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use crate::config::Config;
 use crate::diag::Diagnostic;
+use crate::load::load;
 use crate::server::Shared;
-use crate::zone::{load_zones, FileStamp};
+use crate::zone::FileStamp;
 
 /// How often the zone files are looked at for changes.
 pub const WATCH_INTERVAL: Duration = Duration::from_secs(1);
@@ -58,12 +59,12 @@ impl Reloader {
                 return Err(self.rejected(trigger, errors));
             }
         };
-        let loaded = load_zones(&config.server.zones_dir);
+        let loaded = load(&config);
         *watched = std::iter::once(config_stamp).chain(loaded.files).collect();
         for w in loaded.diags.warnings() {
             tracing::warn!("{w}");
         }
-        let Some(set) = loaded.zones else {
+        let Some(set) = loaded.data.map(|d| d.zones) else {
             return Err(self.rejected(trigger, loaded.diags.errors().cloned().collect()));
         };
         if config.server.listen != self.started_with.server.listen

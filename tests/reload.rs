@@ -194,3 +194,27 @@ fn a_sighup_as_soon_as_it_answers_reloads_instead_of_killing() {
     wait_for("the SIGHUP reload", || s.log().contains("SIGHUP"));
     assert_eq!(www(&s), ["192.0.2.10"]);
 }
+
+#[test]
+fn an_invalid_policy_file_is_rejected_like_a_zone_file() {
+    let s = Server::start(
+        &[("example.com.zone", &zone("example.com", "www A 192.0.2.10"))],
+        "",
+    );
+    // A policy file appearing beside the zone is read; this one has a bad weight.
+    std::fs::write(
+        s.zone_path("example.com.toml"),
+        "[[record]]\nname = \"api\"\ntype = \"A\"\nttl = 60\nset_id = \"a\"\nweight = 300\nvalues = [\"192.0.2.1\"]\n",
+    )
+    .unwrap();
+    wait_for("the rejected reload", || {
+        s.log().contains("reload rejected")
+    });
+    assert!(
+        s.log()
+            .contains("example.com.toml:1: weight 300 is out of range"),
+        "{}",
+        s.log()
+    );
+    assert_eq!(www(&s), ["192.0.2.10"]);
+}

@@ -1,10 +1,12 @@
 //! Reads every `<origin>.zone` file of the zones directory into a [`ZoneSet`].
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::SystemTime;
 
-use hickory_proto::rr::Name;
+use hickory_proto::rr::{Name, RecordType};
 
 use super::build::build_zone;
 use super::parse::read_zone_file;
@@ -63,6 +65,18 @@ impl FileStamp {
     }
 }
 
+/// Where each plain RRset of a zone file was first written, by name key and type: what
+/// the policy file beside the zone is checked against.
+pub type PlainIndex = HashMap<Box<[u8]>, Vec<(RecordType, Arc<Path>, usize)>>;
+
+/// One zone file as read, valid or not.
+#[derive(Debug)]
+pub struct ZoneSource {
+    pub origin: Name,
+    pub file: PathBuf,
+    pub plain: PlainIndex,
+}
+
 /// The outcome of loading a zones directory.
 #[derive(Debug)]
 pub struct Loaded {
@@ -73,6 +87,8 @@ pub struct Loaded {
     /// Every file read (the directory itself, zone files, included files), stamped
     /// before it was read; the directory's stamp changes when a file is added or removed.
     pub files: Vec<FileStamp>,
+    /// Every zone file read, in order.
+    pub sources: Vec<ZoneSource>,
 }
 
 /// Loads and validates every zone.
@@ -91,6 +107,7 @@ pub fn load_zones(dir: &Path) -> Loaded {
                 zones: None,
                 diags,
                 files: files_read,
+                sources: Vec::new(),
             };
         }
     };
@@ -102,6 +119,7 @@ pub fn load_zones(dir: &Path) -> Loaded {
         ));
     }
     let mut zones = Vec::new();
+    let mut sources = Vec::new();
     let mut seen: Vec<(Box<[u8]>, PathBuf)> = Vec::new();
     for file in files {
         let origin = match origin_of(&file) {
@@ -125,6 +143,19 @@ pub fn load_zones(dir: &Path) -> Loaded {
         }
         seen.push((key, file.clone()));
         let records = read_zone_file(&file, &origin, &mut diags, &mut files_read);
+        let mut plain = PlainIndex::new();
+        for r in &records {
+            let types = plain.entry(name_key(&r.name)).or_default();
+            let rtype = r.rdata.record_type();
+            if !types.iter().any(|(t, _, _)| *t == rtype) {
+                types.push((rtype, r.file.clone(), r.line));
+            }
+        }
+        sources.push(ZoneSource {
+            origin: origin.clone(),
+            file: file.clone(),
+            plain,
+        });
         if let Some(z) = build_zone(&origin, &file, records, &mut diags) {
             zones.push(z);
         }
@@ -134,5 +165,6 @@ pub fn load_zones(dir: &Path) -> Loaded {
         zones,
         diags,
         files: files_read,
+        sources,
     }
 }

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use hickory_proto::rr::{Name, RData, RecordType};
 
-pub use load::{load_zones, FileStamp, Loaded};
+pub use load::{load_zones, FileStamp, Loaded, PlainIndex, ZoneSource};
 
 /// All the records of one name and type.
 #[derive(Debug, Clone)]

@@ -268,7 +268,11 @@ fn name_positions(t: RecordType) -> &'static [usize] {
     }
 }
 
-fn parse_rdata(rtype: RecordType, tokens: &[Token], origin: &Name) -> Result<RData, String> {
+pub(crate) fn parse_rdata(
+    rtype: RecordType,
+    tokens: &[Token],
+    origin: &Name,
+) -> Result<RData, String> {
     let positions = name_positions(rtype);
     let mut texts: Vec<String> = Vec::with_capacity(tokens.len());
     for (i, tok) in tokens.iter().enumerate() {
