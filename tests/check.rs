@@ -27,14 +27,7 @@ fn run(dir: &Path) -> (bool, String) {
 /// Asserts that check fails and reports `file:line: ...message...`.
 fn assert_error(zones: &[(&str, &str)], file: &str, line: usize, message: &str) {
     let dir = setup(zones);
-    let (ok, out) = run(dir.path());
-    assert!(!ok, "check passed but should fail: {out}");
-    let want = format!("{file}:{line}: ");
-    assert!(
-        out.lines()
-            .any(|l| l.contains(&want) && l.contains(message)),
-        "expected {want}…{message} in:\n{out}"
-    );
+    common::assert_check_error(&dir.path().join("hadns.toml"), file, line, message);
 }
 
 #[test]

@@ -159,13 +159,11 @@ fn record(fields: &str) -> String {
 /// Check fails with `example.com.toml:LINE: …MESSAGE…`.
 fn assert_error(policy: &str, line: usize, message: &str) {
     let dir = setup(policy);
-    let (ok, out) = check(&dir.path().join("hadns.toml"));
-    assert!(!ok, "check passed but should fail:\n{policy}");
-    let want = format!("example.com.toml:{line}: ");
-    assert!(
-        out.lines()
-            .any(|l| l.contains(&want) && l.contains(message)),
-        "expected {want}…{message} in:\n{out}"
+    common::assert_check_error(
+        &dir.path().join("hadns.toml"),
+        "example.com.toml",
+        line,
+        message,
     );
 }
 

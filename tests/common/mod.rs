@@ -373,6 +373,18 @@ pub fn check(config: &Path) -> (bool, String) {
     )
 }
 
+/// Asserts that `hadns check` on `config` fails and reports `file:line: …message…`.
+pub fn assert_check_error(config: &Path, file: &str, line: usize, message: &str) {
+    let (ok, out) = check(config);
+    assert!(!ok, "check passed but should fail: {out}");
+    let want = format!("{file}:{line}: ");
+    assert!(
+        out.lines()
+            .any(|l| l.contains(&want) && l.contains(message)),
+        "expected {want}…{message} in:\n{out}"
+    );
+}
+
 /// A small valid zone file for `origin` with the given extra records.
 pub fn zone(origin: &str, body: &str) -> String {
     format!(
