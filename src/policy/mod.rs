@@ -5,6 +5,7 @@
 //! `file` reads and validates `zones/<origin>.toml`; the types here are what it yields.
 
 pub mod file;
+pub mod select;
 
 use std::path::PathBuf;
 use std::time::Duration;
