@@ -4,18 +4,55 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::Config;
+use hickory_proto::rr::Name;
+
+use crate::config::{Config, Region};
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::health::HealthTable;
 use crate::policy::file::{read_policy_file, Context};
 use crate::policy::ZonePolicies;
 use crate::zone::{load_zones, FileStamp, ZoneSet};
 
-/// Everything served, valid as a whole.
-#[derive(Debug)]
+/// Everything served, valid as a whole: the snapshot the query path answers from.
+#[derive(Debug, Default)]
 pub struct Dataset {
     pub zones: ZoneSet,
-    /// One per zone that has a policy file.
+    /// Indexed like `zones.zones`; empty for a zone without a policy file.
     pub policies: Vec<ZonePolicies>,
+    pub health: HealthTable,
+    /// The regions of `hadns.toml`, in declaration order.
+    pub regions: Vec<Region>,
+}
+
+impl Dataset {
+    /// Zones, their policy groups attached to the names they answer for, and initial health.
+    pub fn new(
+        mut zones: ZoneSet,
+        mut by_origin: Vec<(Name, ZonePolicies)>,
+        regions: Vec<Region>,
+    ) -> Self {
+        let policies: Vec<ZonePolicies> = zones
+            .zones
+            .iter_mut()
+            .map(|zone| {
+                let Some(at) = by_origin.iter().position(|(o, _)| *o == zone.origin) else {
+                    return ZonePolicies::default();
+                };
+                let (_, p) = by_origin.swap_remove(at);
+                for (i, g) in p.groups.iter().enumerate() {
+                    zone.add_dynamic(&g.name, g.rtype, i as u32);
+                }
+                p
+            })
+            .collect();
+        let health = HealthTable::initial(&policies);
+        Dataset {
+            zones,
+            policies,
+            health,
+            regions,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -54,7 +91,7 @@ pub fn load(config: &Config) -> Loaded {
             plain: &source.plain,
         };
         if let Some(p) = read_policy_file(&path, &cx, &mut diags) {
-            policies.push(p);
+            policies.push((source.origin.clone(), p));
         }
     }
     // A policy file with no zone file beside it is a typo waiting to bite.
@@ -74,7 +111,9 @@ pub fn load(config: &Config) -> Loaded {
         }
     }
     let data = match zones.zones {
-        Some(zones) if !diags.has_errors() => Some(Dataset { zones, policies }),
+        Some(zones) if !diags.has_errors() => {
+            Some(Dataset::new(zones, policies, config.regions.clone()))
+        }
         _ => None,
     };
     Loaded { data, diags, files }

@@ -2,8 +2,11 @@
 //! that every way a packet can be wrong maps to a precise reaction — drop it, FORMERR,
 //! NOTIMP, BADVERS — and so that the question is echoed exactly as sent.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
 /// EDNS option codes we act on.
 const OPT_NSID: u16 = 3;
+const OPT_CLIENT_SUBNET: u16 = 8;
 const TYPE_OPT: u16 = 41;
 
 pub const OPCODE_QUERY: u8 = 0;
@@ -15,6 +18,50 @@ pub struct Edns {
     pub version: u8,
     pub dnssec_ok: bool,
     pub nsid_requested: bool,
+    pub client_subnet: Option<ClientSubnet>,
+}
+
+/// The EDNS Client Subnet option of a query (RFC 7871 §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientSubnet {
+    /// The address, zero beyond the source prefix.
+    pub addr: IpAddr,
+    pub source_prefix: u8,
+}
+
+impl ClientSubnet {
+    /// RFC 7871 §6-§7: family 1 or 2, a source prefix no longer than the family's
+    /// address, exactly the octets that prefix needs, and no bits set beyond it.
+    fn parse(data: &[u8]) -> Option<ClientSubnet> {
+        let (head, addr) = data.split_at_checked(4)?;
+        let family = u16::from_be_bytes([head[0], head[1]]);
+        let source_prefix = head[2];
+        let width = match family {
+            1 => 32,
+            2 => 128,
+            _ => return None,
+        };
+        if source_prefix > width || addr.len() != usize::from(source_prefix).div_ceil(8) {
+            return None;
+        }
+        let mut full = [0u8; 16];
+        full[..addr.len()].copy_from_slice(addr);
+        if source_prefix % 8 != 0 {
+            let last = addr[addr.len() - 1];
+            if last & (0xff >> (source_prefix % 8)) != 0 {
+                return None;
+            }
+        }
+        let addr = if family == 1 {
+            IpAddr::V4(Ipv4Addr::new(full[0], full[1], full[2], full[3]))
+        } else {
+            IpAddr::V6(Ipv6Addr::from(full))
+        };
+        Some(ClientSubnet {
+            addr,
+            source_prefix,
+        })
+    }
 }
 
 /// A query that parsed.
@@ -109,6 +156,7 @@ pub fn parse(packet: &[u8]) -> Result<Request<'_>, Reject<'_>> {
             return Err(error(RCODE_FORMERR, question));
         }
         let mut nsid_requested = false;
+        let mut client_subnet = None;
         let mut opts = rr.rdata;
         while !opts.is_empty() {
             if opts.len() < 4 {
@@ -119,8 +167,16 @@ pub fn parse(packet: &[u8]) -> Result<Request<'_>, Reject<'_>> {
             if opts.len() < 4 + len {
                 return Err(error(RCODE_FORMERR, question));
             }
-            if code == OPT_NSID {
-                nsid_requested = true;
+            match code {
+                OPT_NSID => nsid_requested = true,
+                OPT_CLIENT_SUBNET => {
+                    let ecs = ClientSubnet::parse(&opts[4..4 + len]);
+                    if ecs.is_none() || client_subnet.is_some() {
+                        return Err(error(RCODE_FORMERR, question));
+                    }
+                    client_subnet = ecs;
+                }
+                _ => {}
             }
             opts = &opts[4 + len..];
         }
@@ -129,6 +185,7 @@ pub fn parse(packet: &[u8]) -> Result<Request<'_>, Reject<'_>> {
             version: (rr.ttl >> 16) as u8,
             dnssec_ok: rr.ttl & 0x8000 != 0,
             nsid_requested,
+            client_subnet,
         });
     }
 
@@ -223,12 +280,55 @@ mod tests {
     fn parses_question_and_edns() {
         let p = query(b"\x03WwW\x07example\x00", 1, OPT_NSID_4096, 1);
         let r = parse(&p).unwrap();
+        assert_eq!(r.edns.unwrap().client_subnet, None);
         assert_eq!(r.id, 0x1234);
         assert!(r.rd);
         assert_eq!(r.qname, b"\x03WwW\x07example\x00");
         let e = r.edns.unwrap();
         assert_eq!(e.payload, 4096);
         assert!(e.dnssec_ok && e.nsid_requested);
+    }
+
+    fn with_ecs(option: &[u8]) -> Vec<u8> {
+        let mut opt = vec![0, 0, 41, 0x10, 0, 0, 0, 0, 0];
+        opt.extend_from_slice(&((option.len() + 4) as u16).to_be_bytes());
+        opt.extend_from_slice(&[0, 8]);
+        opt.extend_from_slice(&(option.len() as u16).to_be_bytes());
+        opt.extend_from_slice(option);
+        query(b"\x00", 1, &opt, 1)
+    }
+
+    #[test]
+    fn client_subnet() {
+        let p = with_ecs(&[0, 1, 24, 0, 198, 51, 100]);
+        let ecs = parse(&p).unwrap().edns.unwrap().client_subnet.unwrap();
+        assert_eq!(ecs.addr, "198.51.100.0".parse::<IpAddr>().unwrap());
+        assert_eq!(ecs.source_prefix, 24);
+        let p = with_ecs(&[0, 2, 48, 0, 0x20, 1, 0xd, 0xb8, 0, 1]);
+        let ecs = parse(&p).unwrap().edns.unwrap().client_subnet.unwrap();
+        assert_eq!(ecs.addr, "2001:db8:1::".parse::<IpAddr>().unwrap());
+        assert!(
+            parse(&with_ecs(&[0, 1, 0, 0])).is_ok(),
+            "source /0 carries no address"
+        );
+        for bad in [
+            &[0, 3, 8, 0, 1][..],            // unknown family
+            &[0, 1, 33, 0, 1, 2, 3, 4, 5],   // prefix longer than IPv4
+            &[0, 1, 24, 0, 198, 51, 100, 0], // more octets than the prefix needs
+            &[0, 1, 23, 0, 198, 51, 101],    // a bit set beyond the prefix
+            &[0, 1, 24],                     // cut short
+        ] {
+            assert!(
+                matches!(
+                    parse(&with_ecs(bad)),
+                    Err(Reject::Error {
+                        rcode: RCODE_FORMERR,
+                        ..
+                    })
+                ),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use hickory_proto::rr::{Name, RData, RecordType};
 
 use super::parse::SourceRecord;
-use super::{name_key, Node, RRset, Zone};
+use super::{name_key, node_entry, Node, RRset, Zone};
 use crate::diag::{Diagnostic, Diagnostics};
 
 /// Where each RRset was first written, for error messages that name both sides.
@@ -174,30 +174,12 @@ pub fn build_zone(
         return None;
     }
 
-    // Materialise nodes, adding the empty non-terminals between every name and the apex.
+    // Materialise nodes, with the empty non-terminals between every name and the apex.
     let mut nodes: HashMap<Box<[u8]>, Node> = HashMap::with_capacity(drafts.len());
-    for (key, d) in drafts {
-        let mut ancestor = d.name.clone();
-        while ancestor.num_labels() > origin.num_labels() {
-            ancestor = ancestor.base_name();
-            let k = name_key(&ancestor);
-            if nodes.contains_key(&k) {
-                break;
-            }
-            nodes.insert(
-                k,
-                Node {
-                    name: ancestor.clone(),
-                    rrsets: Vec::new(),
-                },
-            );
-        }
+    for (_, d) in drafts {
         let mut rrsets: Vec<RRset> = d.rrsets.into_iter().map(|(r, _)| r).collect();
         rrsets.sort_by_key(|r| u16::from(r.rtype));
-        let node = nodes.entry(key).or_insert_with(|| Node {
-            name: d.name.clone(),
-            rrsets: Vec::new(),
-        });
+        let node = node_entry(&mut nodes, origin, &d.name);
         node.name = d.name;
         node.rrsets = rrsets;
     }

@@ -24,20 +24,63 @@ pub struct RRset {
     pub rdatas: Vec<RData>,
 }
 
-/// The data at one name. A node with no RRsets is an empty non-terminal: it exists
-/// (its descendants do) but owns nothing.
+/// The data at one name. A node that owns nothing is an empty non-terminal: it exists
+/// (its descendants do) but answers NODATA.
 #[derive(Debug, Clone)]
 pub struct Node {
     /// As written in the zone file (case kept).
     pub name: Name,
     /// Sorted by type code.
     pub rrsets: Vec<RRset>,
+    /// RRsets chosen per query by a routing policy: the type, and the policy group's
+    /// index in the zone's policies. The zone only knows that they exist.
+    pub dynamic: Vec<(RecordType, u32)>,
 }
 
 impl Node {
+    fn new(name: Name) -> Self {
+        Node {
+            name,
+            rrsets: Vec::new(),
+            dynamic: Vec::new(),
+        }
+    }
+
     pub fn rrset(&self, rtype: RecordType) -> Option<&RRset> {
         self.rrsets.iter().find(|r| r.rtype == rtype)
     }
+
+    pub fn dynamic(&self, rtype: RecordType) -> Option<u32> {
+        self.dynamic
+            .iter()
+            .find(|(t, _)| *t == rtype)
+            .map(|&(_, i)| i)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rrsets.is_empty() && self.dynamic.is_empty()
+    }
+}
+
+/// The node for `name` (which must be in the zone of `origin`), created with every
+/// missing ancestor between it and the apex as an empty non-terminal.
+fn node_entry<'n>(
+    nodes: &'n mut HashMap<Box<[u8]>, Node>,
+    origin: &Name,
+    name: &Name,
+) -> &'n mut Node {
+    let mut ancestor = name.clone();
+    while ancestor.num_labels() > origin.num_labels() {
+        ancestor = ancestor.base_name();
+        let k = name_key(&ancestor);
+        if nodes.contains_key(&k) {
+            break;
+        }
+        nodes.insert(k, Node::new(ancestor.clone()));
+    }
+    nodes
+        .entry(name_key(name))
+        .or_insert_with(|| Node::new(name.clone()))
 }
 
 #[derive(Debug, Clone)]
@@ -59,6 +102,13 @@ impl Zone {
 
     pub fn apex(&self) -> &Node {
         &self.nodes[&self.origin_key]
+    }
+
+    /// Declares that `name` has an RRset of `rtype` chosen by policy group `group`.
+    pub fn add_dynamic(&mut self, name: &Name, rtype: RecordType, group: u32) {
+        node_entry(&mut self.nodes, &self.origin, name)
+            .dynamic
+            .push((rtype, group));
     }
 
     pub fn soa(&self) -> &RRset {
