@@ -5,6 +5,8 @@ use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use hadns::dns::{Responder, Transport};
+use hadns::load::Dataset;
+use hadns::policy::select::Draw;
 use hadns::zone::load_zones;
 
 /// A query with EDNS (payload 1232), as resolvers send them.
@@ -24,6 +26,9 @@ fn query(name: &str, qtype: u16) -> Vec<u8> {
 fn answer_path(c: &mut Criterion) {
     let zones_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("zones");
     let zones = load_zones(&zones_dir).zones.expect("the demo zone loads");
+    let data = Dataset::new(zones, Vec::new(), Vec::new());
+    let peer = std::net::IpAddr::from([127, 0, 0, 1]);
+    let mut draw = Draw::new(1);
     let responder = Responder {
         nsid: None,
         max_udp_payload: 1232,
@@ -45,7 +50,9 @@ fn answer_path(c: &mut Criterion) {
                 let sent = responder.handle(
                     std::hint::black_box(&packet),
                     Transport::Udp,
-                    &zones,
+                    peer,
+                    &data,
+                    &mut draw,
                     &mut out,
                 );
                 assert!(sent);

@@ -7,11 +7,11 @@ use tracing_subscriber::EnvFilter;
 
 use hadns::config::Config;
 use hadns::dns::Responder;
-use hadns::load::load;
+use hadns::load::{load, Dataset};
 use hadns::reload::{self, Reloader};
 use hadns::server::{self, Shared};
 use hadns::systemd;
-use hadns::zone::{FileStamp, ZoneSet};
+use hadns::zone::FileStamp;
 
 #[derive(Parser)]
 #[command(
@@ -57,7 +57,7 @@ fn main() -> ExitCode {
 /// every file read (for the reload watcher).
 struct Startup {
     config: Config,
-    zones: ZoneSet,
+    data: Dataset,
     files: Vec<FileStamp>,
 }
 
@@ -75,21 +75,21 @@ fn load_all(config_path: &std::path::Path) -> Option<Startup> {
     for d in &loaded.diags.0 {
         eprintln!("{d}");
     }
-    // Policy files are validated here; answering from them is the next step (issue 3).
     Some(Startup {
         config,
-        zones: loaded.data?.zones,
+        data: loaded.data?,
         files: std::iter::once(config_stamp).chain(loaded.files).collect(),
     })
 }
 
 fn check(config_path: &std::path::Path) -> ExitCode {
     match load_all(config_path) {
-        Some(Startup { zones, .. }) => {
+        Some(Startup { data, .. }) => {
             println!(
-                "ok: {} zones, {} records",
-                zones.zones.len(),
-                zones.record_count()
+                "ok: {} zones, {} records, {} policy groups",
+                data.zones.zones.len(),
+                data.zones.record_count(),
+                data.policies.iter().map(|p| p.groups.len()).sum::<usize>()
             );
             ExitCode::SUCCESS
         }
@@ -115,11 +115,11 @@ fn run(config_path: PathBuf, startup: Startup) -> Result<(), String> {
     use tokio::signal::unix::{signal, SignalKind};
     let Startup {
         config,
-        zones,
+        data,
         files,
     } = startup;
-    let (zone_count, records) = (zones.zones.len(), zones.record_count());
-    let shared = Shared::new(zones, Responder::new(&config.server));
+    let (zone_count, records) = (data.zones.zones.len(), data.zones.record_count());
+    let shared = Shared::new(data, Responder::new(&config.server));
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -64,7 +64,7 @@ impl Reloader {
         for w in loaded.diags.warnings() {
             tracing::warn!("{w}");
         }
-        let Some(set) = loaded.data.map(|d| d.zones) else {
+        let Some(data) = loaded.data else {
             return Err(self.rejected(trigger, loaded.diags.errors().cloned().collect()));
         };
         if config.server.listen != self.started_with.server.listen
@@ -75,10 +75,10 @@ impl Reloader {
             );
         }
         let done = Reloaded {
-            zones: set.zones.len(),
-            records: set.record_count(),
+            zones: data.zones.zones.len(),
+            records: data.zones.record_count(),
         };
-        self.shared.zones.store(Arc::new(set));
+        self.shared.data.store(Arc::new(data));
         tracing::info!(
             trigger,
             zones = done.zones,

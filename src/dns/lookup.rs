@@ -5,12 +5,19 @@
 //! The result is a list of RRsets per section; turning it into bytes is `response`'s job.
 
 use std::borrow::Cow;
+use std::cell::Cell;
+use std::net::IpAddr;
 
 use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{Name, RData, RecordType};
 
+use crate::config::{Coordinates, Region};
+use crate::health::HealthTable;
+use crate::load::Dataset;
+use crate::policy::select::{self, Draw, Leaf};
+use crate::policy::{GeoKey, PolicyGroup, SetData, ZonePolicies};
 use crate::zone::parse::dname_target;
-use crate::zone::{label_offsets, name_key, Node, RRset, Zone, ZoneSet};
+use crate::zone::{label_offsets, name_key, Node, RRset, Zone};
 
 /// CNAME/DNAME steps followed within a zone before giving up on a chain.
 const MAX_CHAIN: usize = 8;
@@ -44,9 +51,20 @@ impl<'z> RRsetOut<'z> {
     }
 }
 
+/// Who is asking, for policies that depend on it: the EDNS Client Subnet when the query
+/// has one, else the source address (with a full-length prefix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Client {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
 #[derive(Debug)]
 pub struct Answer<'z> {
     pub rcode: Rcode,
+    /// Set when a policy that depends on the client chose part of the answer: the ECS
+    /// scope to return (RFC 7871 §7.2.1). Never longer than the client's prefix.
+    pub client_scope: Option<u8>,
     pub authoritative: bool,
     /// A referral: glue in additional is required, so it sets TC when it does not fit.
     pub referral: bool,
@@ -59,6 +77,7 @@ impl Answer<'_> {
     fn new(rcode: Rcode) -> Self {
         Answer {
             rcode,
+            client_scope: None,
             authoritative: false,
             referral: false,
             answer: Vec::new(),
@@ -82,11 +101,14 @@ enum Landing<'z> {
 /// Answers `qname`/`qtype`. `minimal_any` is set for UDP, where ANY gets one RRset
 /// (RFC 8482) instead of everything.
 pub fn resolve<'z>(
-    zones: &'z ZoneSet,
+    data: &'z Dataset,
+    client: &Client,
     qname: &Name,
     qtype: RecordType,
     minimal_any: bool,
+    draw: &mut Draw,
 ) -> Answer<'z> {
+    let zones = &data.zones;
     let key = name_key(qname);
     let mut offsets = Vec::with_capacity(8);
     label_offsets(&key, &mut offsets);
@@ -95,35 +117,37 @@ pub fn resolve<'z>(
     // parent is served here too (RFC 4035 §3.1.4.1).
     let mut found = offsets
         .iter()
-        .filter_map(|&o| zones.zone_by_key(&key[o..]).map(|z| (z, o)));
+        .filter_map(|&o| zones.find(&key[o..]).map(|z| (z, o)));
     let zone = match found.next() {
         Some((z, 0)) if qtype == RecordType::DS => found.next().map(|(p, _)| p).or(Some(z)),
         other => other.map(|(z, _)| z),
     };
-    let Some(zone) = zone else {
+    let Some((zone_index, zone)) = zone else {
         return Answer::new(Rcode::Refused);
     };
 
+    let mut step = Step {
+        zone,
+        policies: &data.policies[zone_index],
+        health: &data.health,
+        zone_index,
+        regions: &data.regions,
+        client,
+        qtype,
+        minimal_any,
+        draw,
+    };
     let mut ans = Answer::new(Rcode::NoError);
     ans.authoritative = true;
     let mut name = qname.clone();
     let mut seen: Vec<Box<[u8]>> = Vec::new();
-    for step in 0..=MAX_CHAIN {
+    for n in 0..=MAX_CHAIN {
         let key = name_key(&name);
         if seen.contains(&key) {
             break; // a loop: answer with the chain so far
         }
         label_offsets(&key, &mut offsets);
-        let next = answer_step(
-            zone,
-            &name,
-            &key,
-            &offsets,
-            qtype,
-            minimal_any,
-            step,
-            &mut ans,
-        );
+        let next = step.answer(&name, &key, &offsets, n == 0, &mut ans);
         seen.push(key);
         match next {
             Some(target) if zone.origin.zone_of(&target) => name = target,
@@ -133,91 +157,225 @@ pub fn resolve<'z>(
     ans
 }
 
-/// One step of a chain; returns the next name when the answer is an alias to follow.
-#[allow(clippy::too_many_arguments)]
-fn answer_step<'z>(
+/// What every step of a chain answers from.
+struct Step<'z, 'q> {
     zone: &'z Zone,
-    name: &Name,
-    key: &[u8],
-    offsets: &[usize],
+    policies: &'z ZonePolicies,
+    health: &'z HealthTable,
+    zone_index: usize,
+    regions: &'z [Region],
+    client: &'q Client,
     qtype: RecordType,
     minimal_any: bool,
-    step: usize,
-    ans: &mut Answer<'z>,
-) -> Option<Name> {
-    ans.rcode = Rcode::NoError;
-    match land(zone, key, offsets, qtype) {
-        Landing::Cut(cut) => {
-            if step == 0 {
-                ans.authoritative = false;
-                ans.referral = true;
-            }
-            let ns = cut.rrset(RecordType::NS).expect("a cut has NS");
-            ans.authority.push(RRsetOut::borrowed(cut.name.clone(), ns));
-            add_addresses(zone, ns, true, ans);
-            None
-        }
-        Landing::Dname(node) => {
-            let dname = node.rrset(RecordType::DNAME).expect("DNAME node");
-            let target = dname_target(&dname.rdatas[0])?;
-            ans.answer
-                .push(RRsetOut::borrowed(node.name.clone(), dname));
-            // Replace the DNAME owner's labels at the end of the name by the target.
-            let keep = name.num_labels() - node.name.num_labels();
-            let prefix = Name::from_labels(name.iter().take(keep as usize)).ok()?;
-            match prefix.append_domain(&target) {
-                Ok(synth) => {
-                    ans.answer.push(RRsetOut {
-                        owner: name.clone(),
-                        rtype: RecordType::CNAME,
-                        ttl: dname.ttl,
-                        rdatas: Cow::Owned(vec![RData::CNAME(CNAME(synth.clone()))]),
-                    });
-                    Some(synth)
+    draw: &'q mut Draw,
+}
+
+impl<'z> Step<'z, '_> {
+    /// One step of a chain; returns the next name when the answer is an alias to follow.
+    fn answer(
+        &mut self,
+        name: &Name,
+        key: &[u8],
+        offsets: &[usize],
+        first: bool,
+        ans: &mut Answer<'z>,
+    ) -> Option<Name> {
+        let (zone, qtype) = (self.zone, self.qtype);
+        ans.rcode = Rcode::NoError;
+        match land(zone, key, offsets, qtype) {
+            Landing::Cut(cut) => {
+                if first {
+                    ans.authoritative = false;
+                    ans.referral = true;
                 }
-                Err(_) => {
-                    // RFC 6672 §2.2: the substituted name is too long.
-                    ans.rcode = Rcode::YxDomain;
-                    None
-                }
+                let ns = cut.rrset(RecordType::NS).expect("a cut has NS");
+                ans.authority.push(RRsetOut::borrowed(cut.name.clone(), ns));
+                add_addresses(zone, &ns.rdatas, true, ans);
+                None
             }
-        }
-        Landing::NxDomain => {
-            ans.rcode = Rcode::NxDomain;
-            add_soa(zone, ans);
-            None
-        }
-        Landing::Node(node) => {
-            if qtype == RecordType::ANY {
-                let sets = if minimal_any {
-                    &node.rrsets[..node.rrsets.len().min(1)]
-                } else {
-                    &node.rrsets[..]
-                };
+            Landing::Dname(node) => {
+                let dname = node.rrset(RecordType::DNAME).expect("DNAME node");
+                let target = dname_target(&dname.rdatas[0])?;
                 ans.answer
-                    .extend(sets.iter().map(|s| RRsetOut::borrowed(name.clone(), s)));
-                if sets.is_empty() {
-                    add_soa(zone, ans);
+                    .push(RRsetOut::borrowed(node.name.clone(), dname));
+                // Replace the DNAME owner's labels at the end of the name by the target.
+                let keep = name.num_labels() - node.name.num_labels();
+                let prefix = Name::from_labels(name.iter().take(keep as usize)).ok()?;
+                match prefix.append_domain(&target) {
+                    Ok(synth) => {
+                        ans.answer.push(RRsetOut {
+                            owner: name.clone(),
+                            rtype: RecordType::CNAME,
+                            ttl: dname.ttl,
+                            rdatas: Cow::Owned(vec![RData::CNAME(CNAME(synth.clone()))]),
+                        });
+                        Some(synth)
+                    }
+                    Err(_) => {
+                        // RFC 6672 §2.2: the substituted name is too long.
+                        ans.rcode = Rcode::YxDomain;
+                        None
+                    }
                 }
-                return None;
             }
-            if let Some(set) = node.rrset(qtype) {
-                ans.answer.push(RRsetOut::borrowed(name.clone(), set));
-                if matches!(qtype, RecordType::NS | RecordType::MX | RecordType::SRV) {
-                    add_addresses(zone, set, false, ans);
+            Landing::NxDomain => {
+                ans.rcode = Rcode::NxDomain;
+                add_soa(zone, ans);
+                None
+            }
+            Landing::Node(node) => {
+                if qtype == RecordType::ANY {
+                    let sets = if self.minimal_any {
+                        &node.rrsets[..node.rrsets.len().min(1)]
+                    } else {
+                        &node.rrsets[..]
+                    };
+                    ans.answer
+                        .extend(sets.iter().map(|s| RRsetOut::borrowed(name.clone(), s)));
+                    if sets.is_empty() {
+                        add_soa(zone, ans);
+                    }
+                    return None;
                 }
-                return None;
+                if let Some(set) = self.rrset(node, qtype, name, ans) {
+                    if matches!(qtype, RecordType::NS | RecordType::MX | RecordType::SRV) {
+                        add_addresses(zone, &set.rdatas, false, ans);
+                    }
+                    ans.answer.push(set);
+                    return None;
+                }
+                if let Some(cname) = self.rrset(node, RecordType::CNAME, name, ans) {
+                    let next = match cname.rdatas.first() {
+                        Some(RData::CNAME(target)) => Some(target.0.clone()),
+                        _ => None,
+                    };
+                    ans.answer.push(cname);
+                    return next;
+                }
+                add_soa(zone, ans);
+                None
             }
-            if let Some(cname) = node.rrset(RecordType::CNAME) {
-                ans.answer.push(RRsetOut::borrowed(name.clone(), cname));
-                return match &cname.rdatas[0] {
-                    RData::CNAME(target) => Some(target.0.clone()),
-                    _ => None,
-                };
-            }
-            add_soa(zone, ans);
-            None
         }
+    }
+
+    /// The node's RRset of `rtype`: from the zone file, or chosen by its policy group.
+    fn rrset(
+        &mut self,
+        node: &'z Node,
+        rtype: RecordType,
+        owner: &Name,
+        ans: &mut Answer<'z>,
+    ) -> Option<RRsetOut<'z>> {
+        if let Some(set) = node.rrset(rtype) {
+            return Some(RRsetOut::borrowed(owner.clone(), set));
+        }
+        let group = &self.policies.groups[node.dynamic(rtype)? as usize];
+        let cx = PolicyContext {
+            policies: self.policies,
+            health: self.health,
+            zone_index: self.zone_index,
+            regions: self.regions,
+            client: self.client,
+            client_used: Cell::new(false),
+        };
+        let leaves = select::select(group, &cx, self.draw);
+        if cx.client_used.get() {
+            // The whole client prefix decided; a narrower scope needs the matched
+            // network's length, which the location sources do not give yet.
+            ans.client_scope = Some(self.client.prefix);
+        }
+        self.leaves_to_rrset(&leaves, rtype, owner)
+    }
+
+    /// Merges the chosen leaves into one RRset (several only for multivalue, whose TTL
+    /// is then the lowest). An alias answers with its target's TTL.
+    fn leaves_to_rrset(
+        &self,
+        leaves: &[Leaf<'z>],
+        rtype: RecordType,
+        owner: &Name,
+    ) -> Option<RRsetOut<'z>> {
+        let mut parts = leaves.iter().filter_map(|leaf| match leaf {
+            Leaf::Values(s) => match &s.data {
+                SetData::Values { ttl, rdatas } => Some((*ttl, &rdatas[..])),
+                SetData::Alias { .. } => None,
+            },
+            Leaf::Plain(target) => self
+                .zone
+                .node(&name_key(target))
+                .and_then(|n| n.rrset(rtype))
+                .map(|set| (set.ttl, &set.rdatas[..])),
+        });
+        let (ttl, first) = parts.next()?;
+        let mut out = RRsetOut {
+            owner: owner.clone(),
+            rtype,
+            ttl,
+            rdatas: Cow::Borrowed(first),
+        };
+        for (ttl, rdatas) in parts {
+            out.ttl = out.ttl.min(ttl);
+            let merged = out.rdatas.to_mut();
+            merged.extend(rdatas.iter().filter(|r| !first.contains(r)).cloned());
+        }
+        Some(out)
+    }
+}
+
+/// The selection engine's view of one query: this zone's policies and health, and
+/// the client. Notes whether anything about the client was consulted.
+struct PolicyContext<'z, 'q> {
+    policies: &'z ZonePolicies,
+    health: &'z HealthTable,
+    zone_index: usize,
+    regions: &'z [Region],
+    client: &'q Client,
+    client_used: Cell<bool>,
+}
+
+/// Without a GeoIP database, every client is in the default location.
+const UNKNOWN_LOCATION: &[GeoKey] = &[GeoKey::Default];
+
+impl<'z> select::Context<'z> for PolicyContext<'z, '_> {
+    fn healthy(&self, check_id: &str) -> bool {
+        self.health.healthy(self.zone_index, check_id)
+    }
+
+    fn group(&self, name: &Name, rtype: RecordType) -> Option<&'z PolicyGroup> {
+        self.policies
+            .groups
+            .iter()
+            .find(|g| g.rtype == rtype && g.name == *name)
+    }
+
+    fn latency(&self, region: &str) -> f64 {
+        // No latency data yet: the order of [[region]] in hadns.toml.
+        self.regions
+            .iter()
+            .position(|r| r.id == region)
+            .map_or(f64::INFINITY, |i| i as f64)
+    }
+
+    fn geo_chain(&self) -> &[GeoKey] {
+        UNKNOWN_LOCATION
+    }
+
+    fn position(&self) -> Option<Coordinates> {
+        None
+    }
+
+    fn cidr_match(&self, location: &str) -> Option<u8> {
+        self.client_used.set(true);
+        let client = self.client;
+        self.policies
+            .cidr_locations
+            .iter()
+            .find(|l| l.name == location)?
+            .networks
+            .iter()
+            .filter(|net| net.prefix_len() <= client.prefix && net.contains(&client.addr))
+            .map(|net| net.prefix_len())
+            .max()
     }
 }
 
@@ -280,8 +438,8 @@ fn add_soa<'z>(zone: &'z Zone, ans: &mut Answer<'z>) {
 
 /// Additional-section A/AAAA for the in-zone targets of NS, MX and SRV records.
 /// `glue` takes addresses from below zone cuts too, as a referral needs.
-fn add_addresses<'z>(zone: &'z Zone, set: &RRset, glue: bool, ans: &mut Answer<'z>) {
-    for rdata in &set.rdatas {
+fn add_addresses<'z>(zone: &'z Zone, rdatas: &[RData], glue: bool, ans: &mut Answer<'z>) {
+    for rdata in rdatas {
         let target = match rdata {
             RData::NS(ns) => &ns.0,
             RData::MX(mx) => &mx.exchange,

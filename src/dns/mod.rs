@@ -4,12 +4,15 @@ pub mod lookup;
 pub mod request;
 pub mod response;
 
+use std::net::IpAddr;
+
 use hickory_proto::rr::{Name, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
 use crate::config::ServerConfig;
-use crate::zone::ZoneSet;
-use lookup::Rcode;
+use crate::load::Dataset;
+use crate::policy::select::Draw;
+use lookup::{Client, Rcode};
 use request::{Reject, RCODE_FORMERR};
 use response::{edns_reply, encode_answer, encode_error, Echo, EdnsReply};
 
@@ -42,13 +45,16 @@ impl Responder {
         }
     }
 
-    /// Answers one packet into `out`. Returns false when the packet gets no reply at all
-    /// (too short to carry an ID, or itself a response).
+    /// Answers one packet from `peer` into `out`. Returns false when the packet gets no
+    /// reply at all (too short to carry an ID, or itself a response). `draw` is the
+    /// caller's randomness for weighted and multivalue answers.
     pub fn handle(
         &self,
         packet: &[u8],
         transport: Transport,
-        zones: &ZoneSet,
+        peer: IpAddr,
+        data: &Dataset,
+        draw: &mut Draw,
         out: &mut Vec<u8>,
     ) -> bool {
         let req = match request::parse(packet) {
@@ -116,7 +122,30 @@ impl Responder {
                 usize::from(e.payload.min(self.max_udp_payload)).max(PLAIN_UDP)
             }
         };
-        let answer = lookup::resolve(zones, &qname, qtype, transport == Transport::Udp);
+        let client = match req.edns.and_then(|e| e.client_subnet) {
+            Some(ecs) => Client {
+                addr: ecs.addr,
+                prefix: ecs.source_prefix,
+            },
+            None => Client {
+                addr: peer,
+                prefix: if peer.is_ipv4() { 32 } else { 128 },
+            },
+        };
+        let answer = lookup::resolve(
+            data,
+            &client,
+            &qname,
+            qtype,
+            transport == Transport::Udp,
+            draw,
+        );
+        let edns = edns.map(|mut e| {
+            if let Some((_, scope)) = &mut e.client_subnet {
+                *scope = answer.client_scope.unwrap_or(0);
+            }
+            e
+        });
         encode_answer(
             out,
             echo,

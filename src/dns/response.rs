@@ -7,13 +7,16 @@
 use hickory_proto::rr::Name;
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
 
+use std::net::IpAddr;
+
 use super::lookup::{Answer, RRsetOut};
-use super::request::Edns;
+use super::request::{ClientSubnet, Edns};
 
 const HEADER_LEN: usize = 12;
 const CLASS_IN: u16 = 1;
 const TYPE_OPT: u16 = 41;
 const OPT_NSID: u16 = 3;
+const OPT_CLIENT_SUBNET: u16 = 8;
 
 /// The EDNS part of a response (RFC 6891): sent only when the query had EDNS.
 #[derive(Debug, Clone, Copy)]
@@ -24,12 +27,21 @@ pub struct EdnsReply<'a> {
     pub extended_rcode: u8,
     pub dnssec_ok: bool,
     pub nsid: Option<&'a [u8]>,
+    /// The query's ECS option, echoed with a scope (RFC 7871 §7.2.1).
+    pub client_subnet: Option<(ClientSubnet, u8)>,
 }
 
 impl EdnsReply<'_> {
     fn len(&self) -> usize {
         11 + self.nsid.map_or(0, |n| 4 + n.len())
+            + self
+                .client_subnet
+                .map_or(0, |(c, _)| 8 + ecs_address_len(&c))
     }
+}
+
+fn ecs_address_len(c: &ClientSubnet) -> usize {
+    usize::from(c.source_prefix).div_ceil(8)
 }
 
 /// Header fields copied from the query.
@@ -165,14 +177,24 @@ fn emit_opt(enc: &mut BinEncoder<'_>, e: EdnsReply<'_>) -> Result<(), hickory_pr
     // Extended rcode, version 0, DO copied from the query (RFC 3225 §3); other flags zero.
     let ttl = (u32::from(e.extended_rcode) << 24) | if e.dnssec_ok { 0x8000 } else { 0 };
     enc.emit_u32(ttl)?;
-    match e.nsid {
-        Some(nsid) => {
-            enc.emit_u16(4 + nsid.len() as u16)?;
-            enc.emit_u16(OPT_NSID)?;
-            enc.emit_u16(nsid.len() as u16)?;
-            enc.emit_vec(nsid)?;
-        }
-        None => enc.emit_u16(0)?,
+    enc.emit_u16((e.len() - 11) as u16)?;
+    if let Some(nsid) = e.nsid {
+        enc.emit_u16(OPT_NSID)?;
+        enc.emit_u16(nsid.len() as u16)?;
+        enc.emit_vec(nsid)?;
+    }
+    if let Some((c, scope)) = e.client_subnet {
+        let n = ecs_address_len(&c);
+        let (family, octets) = match c.addr {
+            IpAddr::V4(a) => (1u16, a.octets().to_vec()),
+            IpAddr::V6(a) => (2u16, a.octets().to_vec()),
+        };
+        enc.emit_u16(OPT_CLIENT_SUBNET)?;
+        enc.emit_u16(4 + n as u16)?;
+        enc.emit_u16(family)?;
+        enc.emit(c.source_prefix)?;
+        enc.emit(scope.min(c.source_prefix))?;
+        enc.emit_vec(&octets[..n])?;
     }
     Ok(())
 }
@@ -184,5 +206,6 @@ pub fn edns_reply<'a>(client: &Edns, payload: u16, nsid: Option<&'a [u8]>) -> Ed
         extended_rcode: 0,
         dnssec_ok: client.dnssec_ok,
         nsid: if client.nsid_requested { nsid } else { None },
+        client_subnet: client.client_subnet.map(|c| (c, 0)),
     }
 }

@@ -12,12 +12,13 @@ use crate::config::Coordinates;
 /// Multivalue answers carry at most this many sets.
 pub const MULTIVALUE_MAX: usize = 8;
 
-/// What selection needs to know about the world and the client.
-pub trait Context {
+/// What selection needs to know about the world and the client. `'p` is the lifetime
+/// of the policy data, which the chosen leaves borrow.
+pub trait Context<'p> {
     /// The stored status of a health check (a check with no result yet is healthy).
     fn healthy(&self, check_id: &str) -> bool;
     /// The policy group an alias points to; None when the target is plain zone data.
-    fn group(&self, name: &Name, rtype: RecordType) -> Option<&PolicyGroup>;
+    fn group(&self, name: &Name, rtype: RecordType) -> Option<&'p PolicyGroup>;
     /// Latency from the client to a region; lower is better.
     fn latency(&self, region: &str) -> f64;
     /// The client's geolocation chain, most specific first (ending with Default).
@@ -37,6 +38,17 @@ pub struct Draw(u64);
 impl Draw {
     pub fn new(seed: u64) -> Self {
         Draw(seed | 1)
+    }
+
+    /// Seeded from the OS's randomness (through std's hasher keys): a fresh, unpredictable
+    /// sequence for each worker or connection.
+    pub fn from_entropy() -> Self {
+        use std::hash::{BuildHasher, Hasher};
+        Draw::new(
+            std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish(),
+        )
     }
 
     pub fn next_u64(&mut self) -> u64 {
@@ -61,7 +73,7 @@ pub enum Leaf<'p> {
 
 /// The answer for a group: one leaf, or up to eight for multivalue. Empty only when a
 /// geolocation or IP-based group has no set for this client and no default (NODATA).
-pub fn select<'p, C: Context>(g: &'p PolicyGroup, cx: &'p C, draw: &mut Draw) -> Vec<Leaf<'p>> {
+pub fn select<'p, C: Context<'p>>(g: &'p PolicyGroup, cx: &C, draw: &mut Draw) -> Vec<Leaf<'p>> {
     let order = candidates(g, cx, draw);
     if matches!(g.sets[0].routing, Routing::Multivalue) {
         let healthy: Vec<usize> = order
@@ -87,10 +99,10 @@ pub fn select<'p, C: Context>(g: &'p PolicyGroup, cx: &'p C, draw: &mut Draw) ->
     materialise(&g.sets[pick], g.rtype, cx, draw)
 }
 
-fn materialise<'p, C: Context>(
+fn materialise<'p, C: Context<'p>>(
     s: &'p PolicySet,
     rtype: RecordType,
-    cx: &'p C,
+    cx: &C,
     draw: &mut Draw,
 ) -> Vec<Leaf<'p>> {
     match &s.data {
@@ -104,7 +116,7 @@ fn materialise<'p, C: Context>(
 
 /// Route 53 §3.1: a set's own check, and for an alias that evaluates target health,
 /// at least one healthy set in the target group.
-pub fn healthy<C: Context>(s: &PolicySet, rtype: RecordType, cx: &C) -> bool {
+pub fn healthy<'p, C: Context<'p>>(s: &PolicySet, rtype: RecordType, cx: &C) -> bool {
     if let Some(check) = &s.health_check {
         if !cx.healthy(check) {
             return false;
@@ -123,7 +135,7 @@ pub fn healthy<C: Context>(s: &PolicySet, rtype: RecordType, cx: &C) -> bool {
 }
 
 /// The sets in the order the policy would try them for this client.
-fn candidates<C: Context>(g: &PolicyGroup, cx: &C, draw: &mut Draw) -> Vec<usize> {
+fn candidates<'p, C: Context<'p>>(g: &PolicyGroup, cx: &C, draw: &mut Draw) -> Vec<usize> {
     let sets = &g.sets;
     let all = || (0..sets.len()).collect::<Vec<_>>();
     match &sets[0].routing {
@@ -277,11 +289,11 @@ mod tests {
         }
     }
 
-    impl Context for World {
+    impl<'w> Context<'w> for &'w World {
         fn healthy(&self, id: &str) -> bool {
             !self.down.contains(&id)
         }
-        fn group(&self, name: &Name, rtype: RecordType) -> Option<&PolicyGroup> {
+        fn group(&self, name: &Name, rtype: RecordType) -> Option<&'w PolicyGroup> {
             self.groups
                 .iter()
                 .find(|g| g.name == *name && g.rtype == rtype)
@@ -342,7 +354,7 @@ mod tests {
     }
 
     fn pick(w: &World, g: usize) -> Vec<String> {
-        ids(&select(&w.groups[g], w, &mut Draw::new(7)))
+        ids(&select(&w.groups[g], &w, &mut Draw::new(7)))
     }
 
     /// Golden case 1: the failover table.
@@ -379,7 +391,7 @@ mod tests {
         let mut d = Draw::new(12345);
         let mut counts = HashMap::new();
         for _ in 0..draws {
-            for id in ids(&select(&w.groups[g], w, &mut d)) {
+            for id in ids(&select(&w.groups[g], &w, &mut d)) {
                 *counts.entry(id).or_insert(0) += 1;
             }
         }

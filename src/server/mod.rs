@@ -11,22 +11,22 @@ use arc_swap::ArcSwap;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::dns::Responder;
-use crate::zone::ZoneSet;
+use crate::load::Dataset;
 
 pub use tcp::serve_tcp;
 pub use udp::spawn_udp_workers;
 
-/// What every listener reads: the current zones (swapped whole on reload) and the
+/// What every listener reads: the current dataset (swapped whole on reload) and the
 /// response settings.
 pub struct Shared {
-    pub zones: ArcSwap<ZoneSet>,
+    pub data: ArcSwap<Dataset>,
     pub responder: Responder,
 }
 
 impl Shared {
-    pub fn new(zones: ZoneSet, responder: Responder) -> Arc<Self> {
+    pub fn new(data: Dataset, responder: Responder) -> Arc<Self> {
         Arc::new(Shared {
-            zones: ArcSwap::from_pointee(zones),
+            data: ArcSwap::from_pointee(data),
             responder,
         })
     }

@@ -9,6 +9,7 @@ use tokio::time::timeout;
 
 use super::Shared;
 use crate::dns::Transport;
+use crate::policy::select::Draw;
 
 /// Accepts connections while fewer than `max_connections` are open; past that a new
 /// connection is closed at once rather than left waiting.
@@ -20,7 +21,7 @@ pub async fn serve_tcp(
 ) {
     let slots = Arc::new(Semaphore::new(max_connections));
     loop {
-        let (stream, _peer) = match listener.accept().await {
+        let (stream, peer) = match listener.accept().await {
             Ok(c) => c,
             Err(e) => {
                 // Out of file descriptors, most likely: back off rather than spin.
@@ -35,7 +36,7 @@ pub async fn serve_tcp(
         };
         let shared = shared.clone();
         tokio::spawn(async move {
-            connection(stream, &shared, idle_timeout).await;
+            connection(stream, peer.ip(), &shared, idle_timeout).await;
             drop(slot);
         });
     }
@@ -43,11 +44,17 @@ pub async fn serve_tcp(
 
 /// RFC 7766: length-prefixed messages, any number per connection, answered in order;
 /// the connection closes after `idle_timeout` without a complete query.
-async fn connection(mut stream: TcpStream, shared: &Shared, idle_timeout: Duration) {
+async fn connection(
+    mut stream: TcpStream,
+    peer: std::net::IpAddr,
+    shared: &Shared,
+    idle_timeout: Duration,
+) {
     let _ = stream.set_nodelay(true);
     let mut packet = vec![0u8; 65535];
     let mut body = Vec::with_capacity(4096);
     let mut frame = Vec::with_capacity(4098);
+    let mut draw = Draw::from_entropy();
     loop {
         let mut len = [0u8; 2];
         if !matches!(
@@ -66,11 +73,16 @@ async fn connection(mut stream: TcpStream, shared: &Shared, idle_timeout: Durati
             return;
         }
         let reply = {
-            let zones = shared.zones.load();
+            let data = shared.data.load();
             catch_unwind(AssertUnwindSafe(|| {
-                shared
-                    .responder
-                    .handle(&packet[..len], Transport::Tcp, &zones, &mut body)
+                shared.responder.handle(
+                    &packet[..len],
+                    Transport::Tcp,
+                    peer,
+                    &data,
+                    &mut draw,
+                    &mut body,
+                )
             }))
         };
         match reply {

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use super::Shared;
 use crate::dns::Transport;
+use crate::policy::select::Draw;
 
 /// One thread per socket, each answering in a loop until the process ends.
 pub fn spawn_udp_workers(sockets: Vec<UdpSocket>, shared: &Arc<Shared>) -> std::io::Result<()> {
@@ -19,6 +20,7 @@ pub fn spawn_udp_workers(sockets: Vec<UdpSocket>, shared: &Arc<Shared>) -> std::
 fn worker(socket: UdpSocket, shared: Arc<Shared>) {
     let mut packet = vec![0u8; 65535];
     let mut out = Vec::with_capacity(4096);
+    let mut draw = Draw::from_entropy();
     loop {
         let (len, peer) = match socket.recv_from(&mut packet) {
             Ok(r) => r,
@@ -28,12 +30,17 @@ fn worker(socket: UdpSocket, shared: Arc<Shared>) {
                 continue;
             }
         };
-        let zones = shared.zones.load();
+        let data = shared.data.load();
         // A bug must cost one answer, never the worker.
         let reply = catch_unwind(AssertUnwindSafe(|| {
-            shared
-                .responder
-                .handle(&packet[..len], Transport::Udp, &zones, &mut out)
+            shared.responder.handle(
+                &packet[..len],
+                Transport::Udp,
+                peer.ip(),
+                &data,
+                &mut draw,
+                &mut out,
+            )
         }));
         match reply {
             Ok(true) => {

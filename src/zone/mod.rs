@@ -135,8 +135,9 @@ impl ZoneSet {
         ZoneSet { zones, by_origin }
     }
 
-    pub fn zone_by_key(&self, key: &[u8]) -> Option<&Zone> {
-        self.by_origin.get(key).map(|&i| &self.zones[i])
+    /// The zone with this origin (a lowercased wire-form key), with its index.
+    pub fn find(&self, key: &[u8]) -> Option<(usize, &Zone)> {
+        self.by_origin.get(key).map(|&i| (i, &self.zones[i]))
     }
 
     pub fn record_count(&self) -> usize {

@@ -202,6 +202,36 @@ pub fn wire_name(name: &str) -> Vec<u8> {
     w
 }
 
+/// The IPv4 addresses in the answer section of a raw response.
+pub fn answer_addresses(p: &[u8]) -> Vec<std::net::Ipv4Addr> {
+    let skip_name = |mut i: usize| -> usize {
+        loop {
+            let len = p[i] as usize;
+            if len == 0 {
+                return i + 1;
+            }
+            if len & 0xc0 == 0xc0 {
+                return i + 2;
+            }
+            i += len + 1;
+        }
+    };
+    let ancount = u16::from_be_bytes([p[6], p[7]]);
+    let mut i = skip_name(12) + 4;
+    let mut out = Vec::new();
+    for _ in 0..ancount {
+        i = skip_name(i);
+        let rtype = u16::from_be_bytes([p[i], p[i + 1]]);
+        let rdlen = u16::from_be_bytes([p[i + 8], p[i + 9]]) as usize;
+        i += 10;
+        if rtype == 1 && rdlen == 4 {
+            out.push(std::net::Ipv4Addr::new(p[i], p[i + 1], p[i + 2], p[i + 3]));
+        }
+        i += rdlen;
+    }
+    out
+}
+
 /// Header fields of a raw response.
 pub struct Header {
     pub id: u16,
@@ -247,6 +277,8 @@ pub struct Dig {
     /// `; EDNS: version: 0, flags:; udp: 1232`, when present.
     pub edns: Option<String>,
     pub nsid: Option<String>,
+    /// `; CLIENT-SUBNET: 198.51.100.0/24/24` → `198.51.100.0/24/24`.
+    pub client_subnet: Option<String>,
     pub transport: String,
 }
 
@@ -306,6 +338,8 @@ pub fn parse_dig(text: &str) -> Dig {
                 .nth(1)
                 .map(String::from)
                 .or(Some(rest.to_string()));
+        } else if let Some(rest) = line.strip_prefix("; CLIENT-SUBNET: ") {
+            d.client_subnet = Some(rest.trim().to_string());
         } else if let Some(rest) = line.strip_prefix(";; SERVER: ") {
             d.transport = rest
                 .rsplit('(')
