@@ -22,9 +22,10 @@ pub struct Config {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoutingConfig {
-    /// A MaxMind-format database: client location for geolocation and latency fallback.
+    /// A MaxMind-format database: client location for geolocation, geoproximity and
+    /// the latency fallback. Relative to the config file.
     pub geoip_db: Option<PathBuf>,
-    /// Lines `client_prefix,region,rtt_ms`.
+    /// Lines `client_prefix,region,rtt_ms`. Relative to the config file.
     pub latency_table: Option<PathBuf>,
 }
 
@@ -165,6 +166,13 @@ impl Config {
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         config.server.zones_dir = base.join(&config.server.zones_dir);
+        let routing = &mut config.routing;
+        for p in [&mut routing.geoip_db, &mut routing.latency_table]
+            .into_iter()
+            .flatten()
+        {
+            *p = base.join(&*p);
+        }
         Ok(config)
     }
 

@@ -8,6 +8,7 @@
 pub mod config;
 pub mod diag;
 pub mod dns;
+pub mod geo;
 pub mod health;
 pub mod load;
 pub mod policy;

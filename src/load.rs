@@ -8,6 +8,7 @@ use hickory_proto::rr::Name;
 
 use crate::config::{Config, Region};
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::geo::{GeoDb, LatencyTable};
 use crate::health::HealthTable;
 use crate::policy::file::{read_policy_file, Context};
 use crate::policy::ZonePolicies;
@@ -22,14 +23,23 @@ pub struct Dataset {
     pub health: HealthTable,
     /// The regions of `hadns.toml`, in declaration order.
     pub regions: Vec<Region>,
+    /// Where clients are, when a GeoIP database is configured.
+    pub geo: Option<GeoDb>,
+    pub latency: LatencyTable,
 }
 
 impl Dataset {
     /// Zones, their policy groups attached to the names they answer for, and initial health.
-    pub fn new(
+    pub fn new(zones: ZoneSet, by_origin: Vec<(Name, ZonePolicies)>, regions: Vec<Region>) -> Self {
+        Self::with_locations(zones, by_origin, regions, None, LatencyTable::default())
+    }
+
+    pub fn with_locations(
         mut zones: ZoneSet,
         mut by_origin: Vec<(Name, ZonePolicies)>,
         regions: Vec<Region>,
+        geo: Option<GeoDb>,
+        latency: LatencyTable,
     ) -> Self {
         let policies: Vec<ZonePolicies> = zones
             .zones
@@ -51,6 +61,8 @@ impl Dataset {
             policies,
             health,
             regions,
+            geo,
+            latency,
         }
     }
 }
@@ -110,10 +122,29 @@ pub fn load(config: &Config) -> Loaded {
             }
         }
     }
+    let routing = &config.routing;
+    let geo = routing.geoip_db.as_ref().and_then(|path| {
+        files.push(FileStamp::of(path));
+        GeoDb::open(path)
+            .map_err(|m| diags.push(Diagnostic::error(path, 1, m)))
+            .ok()
+    });
+    let latency = routing
+        .latency_table
+        .as_ref()
+        .map_or_else(LatencyTable::default, |path| {
+            files.push(FileStamp::of(path));
+            let ids: Vec<&str> = config.regions.iter().map(|r| r.id.as_str()).collect();
+            LatencyTable::read(path, &ids, &mut diags)
+        });
     let data = match zones.zones {
-        Some(zones) if !diags.has_errors() => {
-            Some(Dataset::new(zones, policies, config.regions.clone()))
-        }
+        Some(zones) if !diags.has_errors() => Some(Dataset::with_locations(
+            zones,
+            policies,
+            config.regions.clone(),
+            geo,
+            latency,
+        )),
         _ => None,
     };
     Loaded { data, diags, files }

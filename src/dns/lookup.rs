@@ -5,14 +5,14 @@
 //! The result is a list of RRsets per section; turning it into bytes is `response`'s job.
 
 use std::borrow::Cow;
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 use std::net::IpAddr;
 
 use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{Name, RData, RecordType};
 
-use crate::config::{Coordinates, Region};
-use crate::health::HealthTable;
+use crate::config::Coordinates;
+use crate::geo::Location;
 use crate::load::Dataset;
 use crate::policy::select::{self, Draw, Leaf};
 use crate::policy::{GeoKey, PolicyGroup, SetData, ZonePolicies};
@@ -127,11 +127,10 @@ pub fn resolve<'z>(
     };
 
     let mut step = Step {
+        data,
         zone,
         policies: &data.policies[zone_index],
-        health: &data.health,
         zone_index,
-        regions: &data.regions,
         client,
         qtype,
         minimal_any,
@@ -159,11 +158,10 @@ pub fn resolve<'z>(
 
 /// What every step of a chain answers from.
 struct Step<'z, 'q> {
+    data: &'z Dataset,
     zone: &'z Zone,
     policies: &'z ZonePolicies,
-    health: &'z HealthTable,
     zone_index: usize,
-    regions: &'z [Region],
     client: &'q Client,
     qtype: RecordType,
     minimal_any: bool,
@@ -270,19 +268,10 @@ impl<'z> Step<'z, '_> {
             return Some(RRsetOut::borrowed(owner.clone(), set));
         }
         let group = &self.policies.groups[node.dynamic(rtype)? as usize];
-        let cx = PolicyContext {
-            policies: self.policies,
-            health: self.health,
-            zone_index: self.zone_index,
-            regions: self.regions,
-            client: self.client,
-            client_used: Cell::new(false),
-        };
+        let cx = PolicyContext::new(self);
         let leaves = select::select(group, &cx, self.draw);
-        if cx.client_used.get() {
-            // The whole client prefix decided; a narrower scope needs the matched
-            // network's length, which the location sources do not give yet.
-            ans.client_scope = Some(self.client.prefix);
+        if let Some(scope) = cx.scope.get() {
+            ans.client_scope = Some(ans.client_scope.map_or(scope, |s| s.max(scope)));
         }
         self.leaves_to_rrset(&leaves, rtype, owner)
     }
@@ -322,23 +311,55 @@ impl<'z> Step<'z, '_> {
     }
 }
 
-/// The selection engine's view of one query: this zone's policies and health, and
-/// the client. Notes whether anything about the client was consulted.
+/// The selection engine's view of one query: this zone's policies and health, and the
+/// client. Records the ECS scope: the longest prefix of any network that decided.
 struct PolicyContext<'z, 'q> {
+    data: &'z Dataset,
     policies: &'z ZonePolicies,
-    health: &'z HealthTable,
     zone_index: usize,
-    regions: &'z [Region],
     client: &'q Client,
-    client_used: Cell<bool>,
+    /// The GeoIP location and the geolocation chain, looked up once, when first needed.
+    location: OnceCell<Option<Location>>,
+    chain: OnceCell<Vec<GeoKey>>,
+    scope: Cell<Option<u8>>,
 }
 
-/// Without a GeoIP database, every client is in the default location.
-const UNKNOWN_LOCATION: &[GeoKey] = &[GeoKey::Default];
+impl<'z, 'q> PolicyContext<'z, 'q> {
+    fn new(step: &Step<'z, 'q>) -> Self {
+        PolicyContext {
+            data: step.data,
+            policies: step.policies,
+            zone_index: step.zone_index,
+            client: step.client,
+            location: OnceCell::new(),
+            chain: OnceCell::new(),
+            scope: Cell::new(None),
+        }
+    }
+
+    /// The answer depends on the client's network of this length.
+    fn decided_by(&self, prefix: u8) {
+        let p = prefix.min(self.client.prefix);
+        self.scope
+            .set(Some(self.scope.get().map_or(p, |s| s.max(p))));
+    }
+
+    fn location(&self) -> Option<&Location> {
+        let loc = self
+            .location
+            .get_or_init(|| self.data.geo.as_ref()?.locate(self.client.addr))
+            .as_ref();
+        if self.data.geo.is_some() {
+            // Known or not, the database's network for the address decided.
+            self.decided_by(loc.map_or(self.client.prefix, |l| l.prefix));
+        }
+        loc
+    }
+}
 
 impl<'z> select::Context<'z> for PolicyContext<'z, '_> {
     fn healthy(&self, check_id: &str) -> bool {
-        self.health.healthy(self.zone_index, check_id)
+        self.data.health.healthy(self.zone_index, check_id)
     }
 
     fn group(&self, name: &Name, rtype: RecordType) -> Option<&'z PolicyGroup> {
@@ -348,34 +369,63 @@ impl<'z> select::Context<'z> for PolicyContext<'z, '_> {
             .find(|g| g.rtype == rtype && g.name == *name)
     }
 
+    /// Measured RTT when the latency table covers the client; else the distance from
+    /// the client's GeoIP position; else the order of [[region]] in hadns.toml.
     fn latency(&self, region: &str) -> f64 {
-        // No latency data yet: the order of [[region]] in hadns.toml.
-        self.regions
-            .iter()
-            .position(|r| r.id == region)
-            .map_or(f64::INFINITY, |i| i as f64)
+        let regions = &self.data.regions;
+        if let Some((prefix, rtts)) = self
+            .data
+            .latency
+            .lookup(self.client.addr, self.client.prefix)
+        {
+            self.decided_by(prefix);
+            return rtts
+                .iter()
+                .find(|(r, _)| *r == region)
+                .map_or(f64::INFINITY, |&(_, rtt)| rtt);
+        }
+        let Some(at) = regions.iter().find(|r| r.id == region) else {
+            return f64::INFINITY;
+        };
+        match self.position() {
+            Some(client) => select::great_circle_km(client, at.location),
+            None => regions.iter().position(|r| r.id == region).unwrap_or(0) as f64,
+        }
     }
 
     fn geo_chain(&self) -> &[GeoKey] {
-        UNKNOWN_LOCATION
+        self.chain.get_or_init(|| {
+            let mut chain = Vec::with_capacity(4);
+            if let Some(l) = self.location() {
+                if let (Some(country), Some(subdivision)) = (&l.country, &l.subdivision) {
+                    chain.push(GeoKey::Subdivision {
+                        country: country.clone(),
+                        subdivision: subdivision.clone(),
+                    });
+                }
+                chain.extend(l.country.clone().map(GeoKey::Country));
+                chain.extend(l.continent.clone().map(GeoKey::Continent));
+            }
+            chain.push(GeoKey::Default);
+            chain
+        })
     }
 
     fn position(&self) -> Option<Coordinates> {
-        None
+        self.location()?.position
     }
 
-    fn cidr_match(&self, location: &str) -> Option<u8> {
-        self.client_used.set(true);
+    fn cidr_location(&self) -> Option<&str> {
         let client = self.client;
-        self.policies
+        let best = self
+            .policies
             .cidr_locations
             .iter()
-            .find(|l| l.name == location)?
-            .networks
-            .iter()
-            .filter(|net| net.prefix_len() <= client.prefix && net.contains(&client.addr))
-            .map(|net| net.prefix_len())
-            .max()
+            .flat_map(|l| l.networks.iter().map(move |n| (n, l)))
+            .filter(|(net, _)| net.prefix_len() <= client.prefix && net.contains(&client.addr))
+            .max_by_key(|(net, _)| net.prefix_len());
+        self.decided_by(best.map_or(client.prefix, |(net, _)| net.prefix_len()));
+        best.map(|(_, l)| l.name.as_str())
     }
 }
 

@@ -25,9 +25,9 @@ pub trait Context<'p> {
     fn geo_chain(&self) -> &[GeoKey];
     /// The client's position, for geoproximity.
     fn position(&self) -> Option<Coordinates>;
-    /// The prefix length of the longest block of `location` that contains the client,
-    /// if any does (and the client's own prefix is at least that long).
-    fn cidr_match(&self, location: &str) -> Option<u8>;
+    /// The CIDR location whose block is the longest to contain the client (with the
+    /// client's own prefix at least that long), if any.
+    fn cidr_location(&self) -> Option<&str>;
 }
 
 /// The per-query randomness (weighted draws, multivalue subsets): xorshift64*, cheap
@@ -181,18 +181,13 @@ fn candidates<'p, C: Context<'p>>(g: &PolicyGroup, cx: &C, draw: &mut Draw) -> V
             })
             .collect(),
         Routing::Cidr(_) => {
-            // The longest matching block decides; then the `*` default.
-            let best = sets
-                .iter()
-                .enumerate()
-                .filter_map(|(i, s)| match &s.routing {
-                    Routing::Cidr(Some(loc)) => cx.cidr_match(loc).map(|len| (len, i)),
-                    _ => None,
-                })
-                .max_by_key(|&(len, i)| (len, std::cmp::Reverse(i)))
-                .map(|(_, i)| i);
+            // The client's location (if the group has a set for it), then `*`.
+            let matched = cx.cidr_location().and_then(|loc| {
+                sets.iter()
+                    .position(|s| matches!(&s.routing, Routing::Cidr(Some(l)) if l == loc))
+            });
             let default = sets.iter().position(|s| s.routing == Routing::Cidr(None));
-            best.into_iter().chain(default).collect()
+            matched.into_iter().chain(default).collect()
         }
     }
 }
@@ -307,8 +302,11 @@ mod tests {
         fn position(&self) -> Option<Coordinates> {
             self.position
         }
-        fn cidr_match(&self, location: &str) -> Option<u8> {
-            self.cidr.get(location).copied()
+        fn cidr_location(&self) -> Option<&str> {
+            self.cidr
+                .iter()
+                .max_by_key(|(_, &len)| len)
+                .map(|(l, _)| *l)
         }
     }
 

@@ -54,7 +54,19 @@ impl Server {
     /// Writes `zones` (file name, text) and starts a server with `[server]` settings
     /// `extra` added; returns once it answers.
     pub fn start(zones: &[(&str, &str)], extra: &str) -> Server {
+        Server::start_with_files(zones, extra, &[])
+    }
+
+    /// As [`Server::start`], with `files` (name, bytes) written beside the config.
+    pub fn start_with_files(
+        zones: &[(&str, &str)],
+        extra: &str,
+        files: &[(&str, &[u8])],
+    ) -> Server {
         let dir = tempfile::tempdir().unwrap();
+        for (name, bytes) in files {
+            std::fs::write(dir.path().join(name), bytes).unwrap();
+        }
         std::fs::create_dir(dir.path().join("zones")).unwrap();
         for (name, text) in zones {
             std::fs::write(dir.path().join("zones").join(name), text).unwrap();
