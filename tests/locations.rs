@@ -2,7 +2,7 @@
 //! database written by the test and a latency table, clients given by ECS.
 
 mod common;
-use common::{wait_for, zone, Server};
+use common::{forced_check, wait_for, zone, Server};
 use maxminddb_writer::paths::IpAddrWithMask;
 use maxminddb_writer::Database;
 use serde::Serialize;
@@ -72,13 +72,6 @@ location = { lat = 38.9, lon = -77.0 }
 const LATENCY: &str =
     "# client_prefix,region,rtt_ms\n203.0.113.0/24,us-east,5\n203.0.113.0/24,eu-west,40\n";
 
-fn check(id: &str, healthy: bool) -> String {
-    format!(
-        "[[health_check]]\nid = \"{id}\"\ntype = \"tcp\"\nip = \"127.0.0.1\"\nport = 9\ndisabled = true\ninverted = {}\n",
-        !healthy
-    )
-}
-
 fn geo_policy(down: &[&str]) -> String {
     let mut p = String::new();
     for (id, geo, ip) in [
@@ -92,7 +85,7 @@ fn geo_policy(down: &[&str]) -> String {
         ("de", "{ country = \"DE\" }", "192.0.2.4"),
         ("default", "{ country = \"*\" }", "192.0.2.5"),
     ] {
-        p += &check(id, !down.contains(&id));
+        p += &forced_check(id, !down.contains(&id));
         p += &format!(
             "[[record]]\nname = \"geo\"\ntype = \"A\"\nttl = 60\nset_id = \"{id}\"\ngeo = {geo}\nvalues = [\"{ip}\"]\nhealth_check = \"{id}\"\n"
         );

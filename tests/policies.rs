@@ -5,22 +5,14 @@
 mod common;
 use std::collections::HashMap;
 
-use common::{answer_addresses, query, wait_for, zone, Server};
+use common::{answer_addresses, forced_check, query, wait_for, zone, Server};
 
 const ZONE: &str = "west-pool 120 A 192.0.2.20\nplain A 192.0.2.99";
 
-/// A check fixed healthy or unhealthy.
-fn check(id: &str, healthy: bool) -> String {
-    format!(
-        "[[health_check]]\nid = \"{id}\"\ntype = \"tcp\"\nip = \"127.0.0.1\"\nport = 9\ndisabled = true\ninverted = {}\n",
-        !healthy
-    )
-}
-
 fn failover(primary_up: bool, secondary: Option<bool>) -> String {
-    let mut p = check("p", primary_up);
+    let mut p = forced_check("p", primary_up);
     if let Some(up) = secondary {
-        p += &check("s", up);
+        p += &forced_check("s", up);
     }
     p += "[[record]]\nname = \"www\"\ntype = \"A\"\nttl = 60\nset_id = \"p\"\nfailover = \"primary\"\nvalues = [\"192.0.2.1\"]\nhealth_check = \"p\"\n";
     p += "[[record]]\nname = \"www\"\ntype = \"A\"\nttl = 60\nset_id = \"s\"\nfailover = \"secondary\"\nvalues = [\"192.0.2.2\"]\n";
@@ -78,7 +70,7 @@ fn weighted_shares() {
         )
     };
     let policy = |c_up: bool| {
-        check("c", c_up)
+        forced_check("c", c_up)
             + &set("a", 1, "192.0.2.1", None)
             + &set("b", 3, "192.0.2.2", None)
             + &set("c", 4, "192.0.2.3", Some("c"))
@@ -108,7 +100,7 @@ fn weighted_shares() {
 /// Golden case 4: up to eight healthy sets, merged into one RRset.
 #[test]
 fn multivalue_answers_up_to_eight_healthy() {
-    let mut p = check("down", false);
+    let mut p = forced_check("down", false);
     for i in 0..10 {
         p += &format!(
             "[[record]]\nname = \"mv\"\ntype = \"A\"\nttl = 30\nset_id = \"m{i}\"\nmultivalue = true\nvalues = [\"192.0.2.{}\"]\n{}",
@@ -167,7 +159,7 @@ fn cidr_routing_by_client_subnet() {
 /// whose sets are all down is passed over.
 #[test]
 fn aliases_take_the_target_and_its_ttl() {
-    let p = check("p", false)
+    let p = forced_check("p", false)
         + "[[record]]\nname = \"www\"\ntype = \"A\"\nttl = 60\nset_id = \"p\"\nfailover = \"primary\"\nvalues = [\"192.0.2.1\"]\nhealth_check = \"p\"\n\
            [[record]]\nname = \"www\"\ntype = \"A\"\nset_id = \"s\"\nfailover = \"secondary\"\nalias = { target = \"west-pool\", evaluate_target_health = true }\n";
     let s = server(&p);

@@ -431,6 +431,15 @@ pub fn assert_check_error(config: &Path, file: &str, line: usize, message: &str)
     );
 }
 
+/// A health check fixed healthy or unhealthy the way Route 53 allows without probing:
+/// disabled reports healthy, disabled and inverted unhealthy.
+pub fn forced_check(id: &str, healthy: bool) -> String {
+    format!(
+        "[[health_check]]\nid = \"{id}\"\ntype = \"tcp\"\nip = \"127.0.0.1\"\nport = 9\ndisabled = true\ninverted = {}\n",
+        !healthy
+    )
+}
+
 /// A small valid zone file for `origin` with the given extra records.
 pub fn zone(origin: &str, body: &str) -> String {
     format!(
