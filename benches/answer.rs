@@ -4,12 +4,13 @@
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use hadns::config::Config;
 use hadns::dns::{Responder, Transport};
-use hadns::load::Dataset;
+use hadns::load::load;
 use hadns::policy::select::Draw;
-use hadns::zone::load_zones;
 
-/// A query with EDNS (payload 1232), as resolvers send them.
+/// A query with EDNS (payload 1232), as resolvers send them; from 127.0.0.1 it matches
+/// no CIDR block or latency-table prefix, so client-dependent policies take their fallback.
 fn query(name: &str, qtype: u16) -> Vec<u8> {
     let mut p = vec![0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1];
     for label in name.split('.') {
@@ -24,9 +25,9 @@ fn query(name: &str, qtype: u16) -> Vec<u8> {
 }
 
 fn answer_path(c: &mut Criterion) {
-    let zones_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("zones");
-    let zones = load_zones(&zones_dir).zones.expect("the demo zone loads");
-    let data = Dataset::new(zones, Vec::new(), Vec::new());
+    let config = Config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("hadns.toml"))
+        .expect("the demo config loads");
+    let data = load(&config).data.expect("the demo zone loads");
     let peer = std::net::IpAddr::from([127, 0, 0, 1]);
     let mut draw = Draw::new(1);
     let responder = Responder {
@@ -42,6 +43,10 @@ fn answer_path(c: &mut Criterion) {
         ("referral", "host.child.demo.example", 1),
         ("mx_with_additional", "demo.example", 15),
         ("refused", "example.org", 1),
+        ("policy_failover", "web.demo.example", 1),
+        ("policy_weighted", "api.demo.example", 1),
+        ("policy_latency_table", "lat.demo.example", 1),
+        ("policy_cidr", "office.demo.example", 1),
     ] {
         let packet = query(name, qtype);
         let mut out = Vec::with_capacity(4096);
