@@ -11,6 +11,7 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crate::geo::{GeoDb, LatencyTable};
 use crate::health::HealthTable;
 use crate::policy::file::{read_policy_file, Context};
+use crate::policy::select::Prepared;
 use crate::policy::ZonePolicies;
 use crate::zone::{load_zones, FileStamp, ZoneSet};
 
@@ -21,6 +22,8 @@ pub struct Dataset {
     /// Indexed like `zones.zones`; empty for a zone without a policy file.
     pub policies: Vec<ZonePolicies>,
     pub health: HealthTable,
+    /// Per zone, what the policy answers depend on besides the client, from `health`.
+    pub prepared: Vec<Prepared>,
     /// The regions of `hadns.toml`, in declaration order.
     pub regions: Vec<Region>,
     /// Where clients are, when a GeoIP database is configured.
@@ -56,10 +59,16 @@ impl Dataset {
             })
             .collect();
         let health = HealthTable::initial(&policies);
+        let prepared = policies
+            .iter()
+            .enumerate()
+            .map(|(zone, p)| Prepared::new(&p.groups, |check| health.healthy(zone, check)))
+            .collect();
         Dataset {
             zones,
             policies,
             health,
+            prepared,
             regions,
             geo,
             latency,

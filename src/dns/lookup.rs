@@ -15,7 +15,7 @@ use crate::config::Coordinates;
 use crate::geo::Location;
 use crate::load::Dataset;
 use crate::policy::select::{self, Draw, Leaf};
-use crate::policy::{GeoKey, PolicyGroup, SetData, ZonePolicies};
+use crate::policy::{GeoKey, SetData, ZonePolicies};
 use crate::zone::parse::dname_target;
 use crate::zone::{label_offsets, name_key, Node, RRset, Zone};
 
@@ -267,9 +267,10 @@ impl<'z> Step<'z, '_> {
         if let Some(set) = node.rrset(rtype) {
             return Some(RRsetOut::borrowed(owner.clone(), set));
         }
-        let group = &self.policies.groups[node.dynamic(rtype)? as usize];
+        let group = node.dynamic(rtype)? as usize;
         let cx = PolicyContext::new(self);
-        let leaves = select::select(group, &cx, self.draw);
+        let prepared = &self.data.prepared[self.zone_index];
+        let leaves = select::select(&self.policies.groups, prepared, group, &cx, self.draw);
         if let Some(scope) = cx.scope.get() {
             ans.client_scope = Some(ans.client_scope.map_or(scope, |s| s.max(scope)));
         }
@@ -316,7 +317,6 @@ impl<'z> Step<'z, '_> {
 struct PolicyContext<'z, 'q> {
     data: &'z Dataset,
     policies: &'z ZonePolicies,
-    zone_index: usize,
     client: &'q Client,
     /// The GeoIP location and the geolocation chain, looked up once, when first needed.
     location: OnceCell<Option<Location>>,
@@ -329,7 +329,6 @@ impl<'z, 'q> PolicyContext<'z, 'q> {
         PolicyContext {
             data: step.data,
             policies: step.policies,
-            zone_index: step.zone_index,
             client: step.client,
             location: OnceCell::new(),
             chain: OnceCell::new(),
@@ -357,18 +356,7 @@ impl<'z, 'q> PolicyContext<'z, 'q> {
     }
 }
 
-impl<'z> select::Context<'z> for PolicyContext<'z, '_> {
-    fn healthy(&self, check_id: &str) -> bool {
-        self.data.health.healthy(self.zone_index, check_id)
-    }
-
-    fn group(&self, name: &Name, rtype: RecordType) -> Option<&'z PolicyGroup> {
-        self.policies
-            .groups
-            .iter()
-            .find(|g| g.rtype == rtype && g.name == *name)
-    }
-
+impl select::Context for PolicyContext<'_, '_> {
     /// Measured RTT when the latency table covers the client; else the distance from
     /// the client's GeoIP position; else the order of [[region]] in hadns.toml.
     fn latency(&self, region: &str) -> f64 {

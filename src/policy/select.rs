@@ -12,13 +12,8 @@ use crate::config::Coordinates;
 /// Multivalue answers carry at most this many sets.
 pub const MULTIVALUE_MAX: usize = 8;
 
-/// What selection needs to know about the world and the client. `'p` is the lifetime
-/// of the policy data, which the chosen leaves borrow.
-pub trait Context<'p> {
-    /// The stored status of a health check (a check with no result yet is healthy).
-    fn healthy(&self, check_id: &str) -> bool;
-    /// The policy group an alias points to; None when the target is plain zone data.
-    fn group(&self, name: &Name, rtype: RecordType) -> Option<&'p PolicyGroup>;
+/// What selection needs to know about the client, per query.
+pub trait Context {
     /// Latency from the client to a region; lower is better.
     fn latency(&self, region: &str) -> f64;
     /// The client's geolocation chain, most specific first (ending with Default).
@@ -28,6 +23,171 @@ pub trait Context<'p> {
     /// The CIDR location whose block is the longest to contain the client (with the
     /// client's own prefix at least that long), if any.
     fn cidr_location(&self) -> Option<&str>;
+}
+
+/// Everything about a zone's groups that depends only on the policy data and health,
+/// prepared when either changes so that a query pays only for what depends on it.
+#[derive(Debug, Clone, Default)]
+pub struct Prepared {
+    groups: Vec<PreparedGroup>,
+}
+
+#[derive(Debug, Clone)]
+struct PreparedGroup {
+    /// Each set's health as Route 53 §3.1 defines it (own check, and for an alias that
+    /// evaluates target health, some healthy set below).
+    healthy: Vec<bool>,
+    /// Each alias set's target group, when the target is a policy group.
+    alias: Vec<Option<usize>>,
+    choice: Choice,
+}
+
+#[derive(Debug, Clone)]
+enum Choice {
+    /// Health alone decides (failover).
+    Fixed(usize),
+    /// One draw over these cumulative weights (end of range, set index).
+    Weighted(Vec<(u64, usize)>),
+    /// Up to eight of these sets.
+    Multivalue(Vec<usize>),
+    /// The client orders the candidates (latency, geolocation, geoproximity, IP-based).
+    ByClient,
+}
+
+impl Prepared {
+    /// `check_healthy` gives each health check's status.
+    pub fn new(groups: &[PolicyGroup], check_healthy: impl Fn(&str) -> bool) -> Self {
+        let index = |name: &Name, rtype: RecordType| {
+            groups
+                .iter()
+                .position(|g| g.rtype == rtype && g.name == *name)
+        };
+        let alias: Vec<Vec<Option<usize>>> = groups
+            .iter()
+            .map(|g| {
+                g.sets
+                    .iter()
+                    .map(|s| match &s.data {
+                        SetData::Alias { target, .. } => index(target, g.rtype),
+                        SetData::Values { .. } => None,
+                    })
+                    .collect()
+            })
+            .collect();
+        // Set health, memoised over the alias graph (a DAG: cycles are rejected at load).
+        let mut healthy: Vec<Option<Vec<bool>>> = vec![None; groups.len()];
+        for gi in 0..groups.len() {
+            set_health(gi, groups, &alias, &check_healthy, &mut healthy);
+        }
+        let groups = groups
+            .iter()
+            .zip(alias)
+            .zip(healthy)
+            .map(|((g, alias), healthy)| {
+                let healthy = healthy.expect("computed above");
+                let choice = choice(g, &healthy);
+                PreparedGroup {
+                    healthy,
+                    alias,
+                    choice,
+                }
+            })
+            .collect();
+        Prepared { groups }
+    }
+}
+
+fn set_health(
+    gi: usize,
+    groups: &[PolicyGroup],
+    alias: &[Vec<Option<usize>>],
+    check_healthy: &impl Fn(&str) -> bool,
+    memo: &mut Vec<Option<Vec<bool>>>,
+) {
+    if memo[gi].is_some() {
+        return;
+    }
+    let mut flags = Vec::with_capacity(groups[gi].sets.len());
+    for (si, s) in groups[gi].sets.iter().enumerate() {
+        let own = s.health_check.as_deref().is_none_or(check_healthy);
+        let below = match (&s.data, alias[gi][si]) {
+            (
+                SetData::Alias {
+                    evaluate_target_health: true,
+                    ..
+                },
+                Some(t),
+            ) => {
+                set_health(t, groups, alias, check_healthy, memo);
+                memo[t].as_ref().expect("just computed").iter().any(|&h| h)
+            }
+            _ => true, // plain data has no health check; ETH=false looks no further
+        };
+        flags.push(own && below);
+    }
+    memo[gi] = Some(flags);
+}
+
+/// The health-only part of each policy (reference §2, §3.2).
+fn choice(g: &PolicyGroup, healthy: &[bool]) -> Choice {
+    let sets = &g.sets;
+    match sets[0].routing {
+        Routing::Failover(_) => {
+            let role = |r| sets.iter().position(|s| s.routing == Routing::Failover(r));
+            let primary = role(FailoverRole::Primary).unwrap_or(0);
+            let secondary = role(FailoverRole::Secondary).unwrap_or(primary);
+            // Both down: the primary (last resort).
+            let pick = if healthy[primary] || !healthy[secondary] {
+                primary
+            } else {
+                secondary
+            };
+            Choice::Fixed(pick)
+        }
+        Routing::Weighted(_) => {
+            let weight = |i: usize| match sets[i].routing {
+                Routing::Weighted(w) => u64::from(w),
+                _ => 0,
+            };
+            let all: Vec<usize> = (0..sets.len()).collect();
+            let healthy_of = |positive: bool| -> Vec<usize> {
+                all.iter()
+                    .copied()
+                    .filter(|&i| healthy[i] && (weight(i) > 0) == positive)
+                    .collect()
+            };
+            // Healthy positive weights; else healthy zero weights, uniformly; else
+            // (nothing healthy) by weight over all, uniformly if all weights are zero.
+            let (pool, by_weight) = match (healthy_of(true), healthy_of(false)) {
+                (p, _) if !p.is_empty() => (p, true),
+                (_, z) if !z.is_empty() => (z, false),
+                _ if all.iter().any(|&i| weight(i) > 0) => (
+                    all.iter().copied().filter(|&i| weight(i) > 0).collect(),
+                    true,
+                ),
+                _ => (all.clone(), false),
+            };
+            let mut end = 0;
+            Choice::Weighted(
+                pool.into_iter()
+                    .map(|i| {
+                        end += if by_weight { weight(i) } else { 1 };
+                        (end, i)
+                    })
+                    .collect(),
+            )
+        }
+        Routing::Multivalue => {
+            let up: Vec<usize> = (0..sets.len()).filter(|&i| healthy[i]).collect();
+            // All down: up to eight of them anyway.
+            Choice::Multivalue(if up.is_empty() {
+                (0..sets.len()).collect()
+            } else {
+                up
+            })
+        }
+        _ => Choice::ByClient,
+    }
 }
 
 /// The per-query randomness (weighted draws, multivalue subsets): xorshift64*, cheap
@@ -71,85 +231,62 @@ pub enum Leaf<'p> {
     Plain(&'p Name),
 }
 
-/// The answer for a group: one leaf, or up to eight for multivalue. Empty only when a
-/// geolocation or IP-based group has no set for this client and no default (NODATA).
-pub fn select<'p, C: Context<'p>>(g: &'p PolicyGroup, cx: &C, draw: &mut Draw) -> Vec<Leaf<'p>> {
-    let order = candidates(g, cx, draw);
-    if matches!(g.sets[0].routing, Routing::Multivalue) {
-        let healthy: Vec<usize> = order
-            .iter()
-            .copied()
-            .filter(|&i| healthy(&g.sets[i], g.rtype, cx))
-            .collect();
-        let chosen = if healthy.is_empty() { &order } else { &healthy };
-        return chosen
-            .iter()
-            .take(MULTIVALUE_MAX)
-            .map(|&i| Leaf::Values(&g.sets[i]))
-            .collect();
-    }
-    let Some(&first) = order.first() else {
-        return Vec::new();
-    };
-    let pick = order
-        .iter()
-        .copied()
-        .find(|&i| healthy(&g.sets[i], g.rtype, cx))
-        .unwrap_or(first); // last resort: all count as healthy, the policy's first choice
-    materialise(&g.sets[pick], g.rtype, cx, draw)
-}
-
-fn materialise<'p, C: Context<'p>>(
-    s: &'p PolicySet,
-    rtype: RecordType,
+/// The answer for group `gi` of `groups`: one leaf, or up to eight for multivalue.
+/// Empty only when a geolocation or IP-based group has no set for this client and no
+/// default (NODATA).
+pub fn select<'p, C: Context>(
+    groups: &'p [PolicyGroup],
+    prepared: &Prepared,
+    gi: usize,
     cx: &C,
     draw: &mut Draw,
 ) -> Vec<Leaf<'p>> {
-    match &s.data {
-        SetData::Values { .. } => vec![Leaf::Values(s)],
-        SetData::Alias { target, .. } => match cx.group(target, rtype) {
-            Some(g) => select(g, cx, draw),
-            None => vec![Leaf::Plain(target)],
-        },
-    }
-}
-
-/// Route 53 §3.1: a set's own check, and for an alias that evaluates target health,
-/// at least one healthy set in the target group.
-pub fn healthy<'p, C: Context<'p>>(s: &PolicySet, rtype: RecordType, cx: &C) -> bool {
-    if let Some(check) = &s.health_check {
-        if !cx.healthy(check) {
-            return false;
+    let (g, p) = (&groups[gi], &prepared.groups[gi]);
+    let pick = match &p.choice {
+        Choice::Fixed(i) => *i,
+        Choice::Weighted(cum) => {
+            let x = draw.below(cum.last().map_or(1, |c| c.0));
+            cum[cum.partition_point(|c| c.0 <= x)].1
         }
-    }
-    match &s.data {
-        SetData::Alias {
-            target,
-            evaluate_target_health: true,
-        } => match cx.group(target, rtype) {
-            Some(g) => g.sets.iter().any(|t| healthy(t, rtype, cx)),
-            None => true, // plain data has no health check
-        },
-        _ => true,
+        Choice::Multivalue(pool) => {
+            let mut pool = pool.clone();
+            if pool.len() > MULTIVALUE_MAX {
+                // A random subset: the first eight of a partial shuffle.
+                for i in 0..MULTIVALUE_MAX {
+                    let j = i + draw.below((pool.len() - i) as u64) as usize;
+                    pool.swap(i, j);
+                }
+                pool.truncate(MULTIVALUE_MAX);
+            }
+            return pool.into_iter().map(|i| Leaf::Values(&g.sets[i])).collect();
+        }
+        Choice::ByClient => {
+            let order = client_order(g, cx);
+            let Some(&first) = order.first() else {
+                return Vec::new();
+            };
+            // Last resort: all count as healthy, the policy's first choice.
+            order
+                .iter()
+                .copied()
+                .find(|&i| p.healthy[i])
+                .unwrap_or(first)
+        }
+    };
+    let s = &g.sets[pick];
+    match (&s.data, p.alias[pick]) {
+        (SetData::Alias { .. }, Some(target)) => select(groups, prepared, target, cx, draw),
+        (SetData::Alias { target, .. }, None) => vec![Leaf::Plain(target)],
+        (SetData::Values { .. }, _) => vec![Leaf::Values(s)],
     }
 }
 
-/// The sets in the order the policy would try them for this client.
-fn candidates<'p, C: Context<'p>>(g: &PolicyGroup, cx: &C, draw: &mut Draw) -> Vec<usize> {
+/// The sets of a client-dependent group in the order the policy tries them for this
+/// client (geolocation and IP-based: only the sets that apply).
+fn client_order<C: Context>(g: &PolicyGroup, cx: &C) -> Vec<usize> {
     let sets = &g.sets;
     let all = || (0..sets.len()).collect::<Vec<_>>();
     match &sets[0].routing {
-        Routing::Failover(_) => {
-            let mut o = all();
-            o.sort_by_key(|&i| sets[i].routing != Routing::Failover(FailoverRole::Primary));
-            o
-        }
-        Routing::Weighted(_) => weighted_order(sets, draw),
-        Routing::Multivalue => {
-            let mut o = all();
-            shuffle(&mut o, draw);
-            o
-        }
         Routing::Latency(_) => {
             let mut o = all();
             o.sort_by(|&a, &b| {
@@ -189,48 +326,8 @@ fn candidates<'p, C: Context<'p>>(g: &PolicyGroup, cx: &C, draw: &mut Draw) -> V
             let default = sets.iter().position(|s| s.routing == Routing::Cidr(None));
             matched.into_iter().chain(default).collect()
         }
-    }
-}
-
-/// Route 53 §2.3: drawing by weight and, on an unhealthy pick, drawing again without it
-/// is a sequence of weighted draws without replacement. Zero weights come after every
-/// positive one, in random order (all-zero groups are uniform).
-fn weighted_order(sets: &[PolicySet], draw: &mut Draw) -> Vec<usize> {
-    let weight = |i: usize| match sets[i].routing {
-        Routing::Weighted(w) => u64::from(w),
-        _ => 0,
-    };
-    let mut positive: Vec<usize> = (0..sets.len()).filter(|&i| weight(i) > 0).collect();
-    let mut zero: Vec<usize> = (0..sets.len()).filter(|&i| weight(i) == 0).collect();
-    let mut order = Vec::with_capacity(sets.len());
-    let mut total: u64 = positive.iter().map(|&i| weight(i)).sum();
-    while !positive.is_empty() {
-        let mut x = draw.below(total);
-        let at = positive
-            .iter()
-            .position(|&i| {
-                let w = weight(i);
-                if x < w {
-                    true
-                } else {
-                    x -= w;
-                    false
-                }
-            })
-            .expect("x < total");
-        let i = positive.remove(at);
-        total -= weight(i);
-        order.push(i);
-    }
-    shuffle(&mut zero, draw);
-    order.extend(zero);
-    order
-}
-
-fn shuffle(v: &mut [usize], draw: &mut Draw) {
-    for i in (1..v.len()).rev() {
-        let j = draw.below(i as u64 + 1) as usize;
-        v.swap(i, j);
+        // Failover, weighted and multivalue are prepared; in declaration order otherwise.
+        _ => all(),
     }
 }
 
@@ -284,15 +381,14 @@ mod tests {
         }
     }
 
-    impl<'w> Context<'w> for &'w World {
-        fn healthy(&self, id: &str) -> bool {
-            !self.down.contains(&id)
+    impl World {
+        /// What a reload or a health change would prepare.
+        fn prepared(&self) -> Prepared {
+            Prepared::new(&self.groups, |id| !self.down.contains(&id))
         }
-        fn group(&self, name: &Name, rtype: RecordType) -> Option<&'w PolicyGroup> {
-            self.groups
-                .iter()
-                .find(|g| g.name == *name && g.rtype == rtype)
-        }
+    }
+
+    impl Context for World {
         fn latency(&self, region: &str) -> f64 {
             self.latency.get(region).copied().unwrap_or(f64::INFINITY)
         }
@@ -352,7 +448,7 @@ mod tests {
     }
 
     fn pick(w: &World, g: usize) -> Vec<String> {
-        ids(&select(&w.groups[g], &w, &mut Draw::new(7)))
+        ids(&select(&w.groups, &w.prepared(), g, w, &mut Draw::new(7)))
     }
 
     /// Golden case 1: the failover table.
@@ -388,8 +484,9 @@ mod tests {
     fn shares(w: &World, g: usize, draws: u32) -> HashMap<String, u32> {
         let mut d = Draw::new(12345);
         let mut counts = HashMap::new();
+        let prepared = w.prepared();
         for _ in 0..draws {
-            for id in ids(&select(&w.groups[g], &w, &mut d)) {
+            for id in ids(&select(&w.groups, &prepared, g, w, &mut d)) {
                 *counts.entry(id).or_insert(0) += 1;
             }
         }
