@@ -142,8 +142,8 @@ impl LatencyTable {
     }
 
     /// The rows of the longest prefix that covers the client (and is no longer than the
-    /// client's own prefix), with that prefix's length.
-    pub fn lookup(&self, addr: IpAddr, client_prefix: u8) -> Option<(u8, Vec<(&str, f64)>)> {
+    /// client's own prefix).
+    pub fn lookup(&self, addr: IpAddr, client_prefix: u8) -> Option<Measured<'_>> {
         let best = self
             .rows
             .iter()
@@ -155,6 +155,18 @@ impl LatencyTable {
             .filter(|(net, _, _)| *net == best)
             .map(|(_, r, rtt)| (r.as_str(), *rtt))
             .collect();
-        Some((best.prefix_len(), rtts))
+        Some(Measured {
+            prefix: best.prefix_len(),
+            rtts,
+        })
     }
+}
+
+/// What the latency table says for one client.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measured<'t> {
+    /// The matched prefix's length: the ECS scope of an answer it decided.
+    pub prefix: u8,
+    /// Round-trip time to each region the table lists for that prefix.
+    pub rtts: Vec<(&'t str, f64)>,
 }

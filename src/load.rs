@@ -21,8 +21,7 @@ pub struct Dataset {
     pub zones: ZoneSet,
     /// Indexed like `zones.zones`; empty for a zone without a policy file.
     pub policies: Vec<ZonePolicies>,
-    pub health: HealthTable,
-    /// Per zone, what the policy answers depend on besides the client, from `health`.
+    /// Per zone, what the policy answers depend on besides the client (from health).
     pub prepared: Vec<Prepared>,
     /// The regions of `hadns.toml`, in declaration order.
     pub regions: Vec<Region>,
@@ -32,12 +31,9 @@ pub struct Dataset {
 }
 
 impl Dataset {
-    /// Zones, their policy groups attached to the names they answer for, and initial health.
-    pub fn new(zones: ZoneSet, by_origin: Vec<(Name, ZonePolicies)>, regions: Vec<Region>) -> Self {
-        Self::with_locations(zones, by_origin, regions, None, LatencyTable::default())
-    }
-
-    pub fn with_locations(
+    /// Zones, their policy groups attached to the names they answer for, and what the
+    /// policy answers need prepared.
+    pub fn new(
         mut zones: ZoneSet,
         mut by_origin: Vec<(Name, ZonePolicies)>,
         regions: Vec<Region>,
@@ -67,7 +63,6 @@ impl Dataset {
         Dataset {
             zones,
             policies,
-            health,
             prepared,
             regions,
             geo,
@@ -147,7 +142,7 @@ pub fn load(config: &Config) -> Loaded {
             LatencyTable::read(path, &ids, &mut diags)
         });
     let data = match zones.zones {
-        Some(zones) if !diags.has_errors() => Some(Dataset::with_locations(
+        Some(zones) if !diags.has_errors() => Some(Dataset::new(
             zones,
             policies,
             config.regions.clone(),

@@ -12,7 +12,7 @@ use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{Name, RData, RecordType};
 
 use crate::config::Coordinates;
-use crate::geo::Location;
+use crate::geo::{Location, Measured};
 use crate::load::Dataset;
 use crate::policy::select::{self, Draw, Leaf};
 use crate::policy::{GeoKey, SetData, ZonePolicies};
@@ -321,6 +321,8 @@ struct PolicyContext<'z, 'q> {
     /// The GeoIP location and the geolocation chain, looked up once, when first needed.
     location: OnceCell<Option<Location>>,
     chain: OnceCell<Vec<GeoKey>>,
+    /// The latency table's rows for the client's longest covering prefix.
+    measured: OnceCell<Option<Measured<'z>>>,
     scope: Cell<Option<u8>>,
 }
 
@@ -332,6 +334,7 @@ impl<'z, 'q> PolicyContext<'z, 'q> {
             client: step.client,
             location: OnceCell::new(),
             chain: OnceCell::new(),
+            measured: OnceCell::new(),
             scope: Cell::new(None),
         }
     }
@@ -361,13 +364,15 @@ impl select::Context for PolicyContext<'_, '_> {
     /// the client's GeoIP position; else the order of [[region]] in hadns.toml.
     fn latency(&self, region: &str) -> f64 {
         let regions = &self.data.regions;
-        if let Some((prefix, rtts)) = self
-            .data
-            .latency
-            .lookup(self.client.addr, self.client.prefix)
-        {
-            self.decided_by(prefix);
-            return rtts
+        let measured = self.measured.get_or_init(|| {
+            self.data
+                .latency
+                .lookup(self.client.addr, self.client.prefix)
+        });
+        if let Some(m) = measured {
+            self.decided_by(m.prefix);
+            return m
+                .rtts
                 .iter()
                 .find(|(r, _)| *r == region)
                 .map_or(f64::INFINITY, |&(_, rtt)| rtt);

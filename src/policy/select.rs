@@ -286,29 +286,28 @@ pub fn select<'p, C: Context>(
 fn client_order<C: Context>(g: &PolicyGroup, cx: &C) -> Vec<usize> {
     let sets = &g.sets;
     let all = || (0..sets.len()).collect::<Vec<_>>();
+    // Each set's rank computed once, then a stable sort (ties keep declaration order).
+    let ranked = |rank: &dyn Fn(&Routing) -> f64| {
+        let mut keyed: Vec<(f64, usize)> = sets
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (rank(&s.routing), i))
+            .collect();
+        keyed.sort_by(|a, b| a.0.total_cmp(&b.0));
+        keyed.into_iter().map(|(_, i)| i).collect()
+    };
     match &sets[0].routing {
-        Routing::Latency(_) => {
-            let mut o = all();
-            o.sort_by(|&a, &b| {
-                let rank = |i: usize| match &sets[i].routing {
-                    Routing::Latency(r) => cx.latency(r),
-                    _ => f64::INFINITY,
-                };
-                rank(a).total_cmp(&rank(b))
-            });
-            o
-        }
-        Routing::Geoproximity(_) => {
-            let mut o = all();
-            if let Some(client) = cx.position() {
-                let dist = |i: usize| match &sets[i].routing {
-                    Routing::Geoproximity(p) => biased(great_circle_km(client, p.at), p.bias),
-                    _ => f64::INFINITY,
-                };
-                o.sort_by(|&a, &b| dist(a).total_cmp(&dist(b)));
-            }
-            o
-        }
+        Routing::Latency(_) => ranked(&|r| match r {
+            Routing::Latency(region) => cx.latency(region),
+            _ => f64::INFINITY,
+        }),
+        Routing::Geoproximity(_) => match cx.position() {
+            Some(client) => ranked(&|r| match r {
+                Routing::Geoproximity(p) => biased(great_circle_km(client, p.at), p.bias),
+                _ => f64::INFINITY,
+            }),
+            None => all(),
+        },
         Routing::Geo(_) => cx
             .geo_chain()
             .iter()

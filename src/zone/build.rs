@@ -192,7 +192,6 @@ pub fn build_zone(
     Some(Zone {
         origin: origin.clone(),
         origin_key,
-        file: file.to_path_buf(),
         serial: soa.serial,
         negative_ttl: soa_set.ttl.min(soa.minimum),
         nodes,

@@ -15,7 +15,7 @@ use crate::diag::{Diagnostic, Diagnostics};
 
 /// The zone files of a directory, sorted by name: `<origin>.zone`, and `..zone` for the
 /// root zone. Hidden files (editor droppings) are skipped.
-pub fn zone_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+fn zone_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok())
         .map(|e| e.path())

@@ -10,7 +10,6 @@ pub mod load;
 pub mod parse;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use hickory_proto::rr::{Name, RData, RecordType};
 
@@ -56,10 +55,6 @@ impl Node {
             .find(|(t, _)| *t == rtype)
             .map(|&(_, i)| i)
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.rrsets.is_empty() && self.dynamic.is_empty()
-    }
 }
 
 /// The node for `name` (which must be in the zone of `origin`), created with every
@@ -87,8 +82,8 @@ fn node_entry<'n>(
 pub struct Zone {
     pub origin: Name,
     pub origin_key: Box<[u8]>,
-    pub file: PathBuf,
     pub nodes: HashMap<Box<[u8]>, Node>,
+    /// For the `zone_serial` metric.
     pub serial: u32,
     /// RFC 2308 §5: negative answers are cached for min(SOA TTL, SOA minimum), and the
     /// SOA they carry has that TTL.
