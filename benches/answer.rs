@@ -2,11 +2,13 @@
 //! each kind of answer the demo zone gives. `cargo bench --bench answer`.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use hadns::config::Config;
 use hadns::dns::{Responder, Transport};
-use hadns::load::load;
+use hadns::health::HealthTable;
+use hadns::load::{load, Dataset};
 use hadns::policy::select::Draw;
 
 /// A query with EDNS (payload 1232), as resolvers send them; from 127.0.0.1 it matches
@@ -27,7 +29,9 @@ fn query(name: &str, qtype: u16) -> Vec<u8> {
 fn answer_path(c: &mut Criterion) {
     let config = Config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("hadns.toml"))
         .expect("the demo config loads");
-    let data = load(&config).data.expect("the demo zone loads");
+    let content = load(&config).content.expect("the demo zone loads");
+    let health = HealthTable::assumed(&content.checks);
+    let data = Dataset::new(Arc::new(content), health);
     let peer = std::net::IpAddr::from([127, 0, 0, 1]);
     let mut draw = Draw::new(1);
     let responder = Responder {

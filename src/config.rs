@@ -13,6 +13,10 @@ use crate::diag::{line_of_offset, Diagnostic};
 pub struct Config {
     pub server: ServerConfig,
     #[serde(default)]
+    pub http: HttpConfig,
+    #[serde(default)]
+    pub health: HealthConfig,
+    #[serde(default)]
     pub routing: RoutingConfig,
     /// Regions that latency and geoproximity records name.
     #[serde(default, rename = "region", deserialize_with = "regions")]
@@ -27,6 +31,58 @@ pub struct RoutingConfig {
     pub geoip_db: Option<PathBuf>,
     /// Lines `client_prefix,region,rtt_ms`. Relative to the config file.
     pub latency_table: Option<PathBuf>,
+}
+
+/// The HTTP listener: health and status API, metrics.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    #[serde(default = "default_http_listen")]
+    pub listen: SocketAddr,
+    /// A file holding the bearer token of the write endpoints; without one they answer 403.
+    /// Relative to the config file.
+    pub token_file: Option<PathBuf>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: default_http_listen(),
+            token_file: None,
+        }
+    }
+}
+
+/// The health-check engine.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthConfig {
+    /// Last known statuses, read at start. Relative to the config file. Manual overrides
+    /// live beside it, in `overrides.json`.
+    #[serde(default = "default_state_file")]
+    pub state_file: PathBuf,
+    /// Probes in flight at once; the rest wait their turn.
+    #[serde(
+        default = "default_max_concurrent_probes",
+        deserialize_with = "max_concurrent_probes"
+    )]
+    pub max_concurrent_probes: usize,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        HealthConfig {
+            state_file: default_state_file(),
+            max_concurrent_probes: default_max_concurrent_probes(),
+        }
+    }
+}
+
+impl HealthConfig {
+    /// The overrides file: `overrides.json` beside the state file.
+    pub fn overrides_file(&self) -> PathBuf {
+        self.state_file.with_file_name("overrides.json")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -84,6 +140,15 @@ fn default_listen() -> Vec<SocketAddr> {
 }
 fn default_zones_dir() -> PathBuf {
     PathBuf::from("zones")
+}
+fn default_http_listen() -> SocketAddr {
+    "127.0.0.1:9153".parse().unwrap()
+}
+fn default_state_file() -> PathBuf {
+    PathBuf::from("state/health.json")
+}
+fn default_max_concurrent_probes() -> usize {
+    256
 }
 fn default_max_udp_payload() -> u16 {
     1232
@@ -155,6 +220,13 @@ fn tcp_max_connections<'de, D: serde::Deserializer<'de>>(d: D) -> Result<usize, 
     })
 }
 
+fn max_concurrent_probes<'de, D: serde::Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    checked(d, |v: &usize| match *v {
+        0 => Err("max_concurrent_probes must be at least 1"),
+        _ => Ok(()),
+    })
+}
+
 impl Config {
     /// Reads and checks the config; the zones directory comes back absolute.
     pub fn load(path: &Path) -> Result<Config, Diagnostic> {
@@ -166,10 +238,15 @@ impl Config {
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         config.server.zones_dir = base.join(&config.server.zones_dir);
+        config.health.state_file = base.join(&config.health.state_file);
         let routing = &mut config.routing;
-        for p in [&mut routing.geoip_db, &mut routing.latency_table]
-            .into_iter()
-            .flatten()
+        for p in [
+            &mut routing.geoip_db,
+            &mut routing.latency_table,
+            &mut config.http.token_file,
+        ]
+        .into_iter()
+        .flatten()
         {
             *p = base.join(&*p);
         }

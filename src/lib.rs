@@ -10,6 +10,7 @@ pub mod diag;
 pub mod dns;
 pub mod geo;
 pub mod health;
+pub mod http;
 pub mod load;
 pub mod policy;
 pub mod reload;

@@ -2,27 +2,29 @@
 //! file beside each (`<origin>.zone` + `<origin>.toml`). Used alike by `serve`, `check`
 //! and reload, so that all three accept and refuse exactly the same data.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use hickory_proto::rr::Name;
 
 use crate::config::{Config, Region};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::geo::{GeoDb, LatencyTable};
-use crate::health::HealthTable;
+use crate::health::{fingerprint, HealthTable};
 use crate::policy::file::{read_policy_file, Context};
 use crate::policy::select::Prepared;
-use crate::policy::ZonePolicies;
+use crate::policy::{HealthCheck, ZonePolicies};
 use crate::zone::{load_zones, FileStamp, ZoneSet};
 
-/// Everything served, valid as a whole: the snapshot the query path answers from.
+/// Everything loaded from files, valid as a whole; immutable until the next reload.
 #[derive(Debug, Default)]
-pub struct Dataset {
+pub struct Content {
     pub zones: ZoneSet,
     /// Indexed like `zones.zones`; empty for a zone without a policy file.
     pub policies: Vec<ZonePolicies>,
-    /// Per zone, what the policy answers depend on besides the client (from health).
-    pub prepared: Vec<Prepared>,
+    /// Every health check of every policy file, once per id.
+    pub checks: Vec<HealthCheck>,
     /// The regions of `hadns.toml`, in declaration order.
     pub regions: Vec<Region>,
     /// Where clients are, when a GeoIP database is configured.
@@ -30,9 +32,8 @@ pub struct Dataset {
     pub latency: LatencyTable,
 }
 
-impl Dataset {
-    /// Zones, their policy groups attached to the names they answer for, and what the
-    /// policy answers need prepared.
+impl Content {
+    /// Zones with their policy groups attached to the names they answer for.
     pub fn new(
         mut zones: ZoneSet,
         mut by_origin: Vec<(Name, ZonePolicies)>,
@@ -54,16 +55,16 @@ impl Dataset {
                 p
             })
             .collect();
-        let health = HealthTable::initial(&policies);
-        let prepared = policies
-            .iter()
-            .enumerate()
-            .map(|(zone, p)| Prepared::new(&p.groups, |check| health.healthy(zone, check)))
-            .collect();
-        Dataset {
+        let mut checks: Vec<HealthCheck> = Vec::new();
+        for c in policies.iter().flat_map(|p| &p.health_checks) {
+            if !checks.iter().any(|k| k.id == c.id) {
+                checks.push(c.clone());
+            }
+        }
+        Content {
             zones,
             policies,
-            prepared,
+            checks,
             regions,
             geo,
             latency,
@@ -71,10 +72,41 @@ impl Dataset {
     }
 }
 
+/// What the query path answers from: the content, and per zone what its policy answers
+/// need prepared from health. Rebuilt on every reload and every health change.
+#[derive(Debug, Default)]
+pub struct Dataset {
+    pub content: Arc<Content>,
+    pub prepared: Vec<Prepared>,
+    pub health: HealthTable,
+}
+
+impl Dataset {
+    pub fn new(content: Arc<Content>, health: HealthTable) -> Self {
+        let prepared = content
+            .policies
+            .iter()
+            .map(|p| Prepared::new(&p.groups, |check| health.healthy(check)))
+            .collect();
+        Dataset {
+            content,
+            prepared,
+            health,
+        }
+    }
+}
+
+impl std::ops::Deref for Dataset {
+    type Target = Content;
+    fn deref(&self) -> &Content {
+        &self.content
+    }
+}
+
 #[derive(Debug)]
 pub struct Loaded {
     /// Present only when nothing had an error.
-    pub data: Option<Dataset>,
+    pub content: Option<Content>,
     pub diags: Diagnostics,
     /// Every file read, stamped before reading (see [`FileStamp`]).
     pub files: Vec<FileStamp>,
@@ -141,8 +173,9 @@ pub fn load(config: &Config) -> Loaded {
             let ids: Vec<&str> = config.regions.iter().map(|r| r.id.as_str()).collect();
             LatencyTable::read(path, &ids, &mut diags)
         });
-    let data = match zones.zones {
-        Some(zones) if !diags.has_errors() => Some(Dataset::new(
+    shared_check_ids(&policies, &mut diags);
+    let content = match zones.zones {
+        Some(zones) if !diags.has_errors() => Some(Content::new(
             zones,
             policies,
             config.regions.clone(),
@@ -151,5 +184,37 @@ pub fn load(config: &Config) -> Loaded {
         )),
         _ => None,
     };
-    Loaded { data, diags, files }
+    Loaded {
+        content,
+        diags,
+        files,
+    }
+}
+
+/// Check ids are shared by all zones: one id declared in two policy files must mean the
+/// same check (it is then probed once), or the second is an error naming the first.
+fn shared_check_ids(policies: &[(Name, ZonePolicies)], diags: &mut Diagnostics) {
+    let mut seen: HashMap<&str, (&Path, &HealthCheck)> = HashMap::new();
+    for p in policies.iter().map(|(_, p)| p) {
+        for c in &p.health_checks {
+            match seen.get(c.id.as_str()) {
+                None => {
+                    seen.insert(&c.id, (&p.file, c));
+                }
+                Some((file, first)) if fingerprint(first) != fingerprint(c) => {
+                    diags.push(Diagnostic::error(
+                        &p.file,
+                        c.line,
+                        format!(
+                            "health check {:?} is also declared, differently, at {}:{}; check ids are shared by all zones",
+                            c.id,
+                            file.display(),
+                            first.line
+                        ),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+    }
 }

@@ -7,7 +7,9 @@ use tracing_subscriber::EnvFilter;
 
 use hadns::config::Config;
 use hadns::dns::Responder;
-use hadns::load::{load, Dataset};
+use hadns::health::{Engine, HealthTable};
+use hadns::http::{self, Api};
+use hadns::load::{load, Content, Dataset};
 use hadns::reload::{self, Reloader};
 use hadns::server::{self, Shared};
 use hadns::systemd;
@@ -57,7 +59,7 @@ fn main() -> ExitCode {
 /// every file read (for the reload watcher).
 struct Startup {
     config: Config,
-    data: Dataset,
+    content: Content,
     files: Vec<FileStamp>,
 }
 
@@ -77,14 +79,14 @@ fn load_all(config_path: &std::path::Path) -> Option<Startup> {
     }
     Some(Startup {
         config,
-        data: loaded.data?,
+        content: loaded.content?,
         files: std::iter::once(config_stamp).chain(loaded.files).collect(),
     })
 }
 
 fn check(config_path: &std::path::Path) -> ExitCode {
     match load_all(config_path) {
-        Some(Startup { data, .. }) => {
+        Some(Startup { content: data, .. }) => {
             println!(
                 "ok: {} zones, {} records, {} policy groups",
                 data.zones.zones.len(),
@@ -115,11 +117,23 @@ fn run(config_path: PathBuf, startup: Startup) -> Result<(), String> {
     use tokio::signal::unix::{signal, SignalKind};
     let Startup {
         config,
-        data,
+        content,
         files,
     } = startup;
-    let (zone_count, records) = (data.zones.zones.len(), data.zones.record_count());
-    let shared = Shared::new(data, Responder::new(&config.server));
+    let (zone_count, records) = (content.zones.zones.len(), content.zones.record_count());
+    let checks = content.checks.clone();
+    let content = Arc::new(content);
+    // Until the first round of checks, Route 53's assumptions; nothing is answered before.
+    let assumed = HealthTable::assumed(&checks);
+    let shared = Shared::new(
+        Dataset::new(content, assumed),
+        Responder::new(&config.server),
+    );
+    let engine = Engine::new(&config.health);
+    let api = Arc::new(
+        Api::new(engine.clone(), config.http.token_file.as_deref())
+            .map_err(|e| format!("[http] {e}"))?,
+    );
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -136,14 +150,29 @@ fn run(config_path: PathBuf, startup: Startup) -> Result<(), String> {
 
         // Bind everything before serving anything: a port in use is a startup error.
         let threads = config.udp_threads();
+        let mut udp = Vec::new();
         let mut tcp = Vec::new();
         for &addr in &config.server.listen {
             let bind_err = |e: std::io::Error| format!("cannot listen on {addr}: {e}");
-            let udp = server::bind_udp(addr, threads).map_err(bind_err)?;
+            udp.push(server::bind_udp(addr, threads).map_err(bind_err)?);
             let listener = server::bind_tcp(addr).map_err(bind_err)?;
-            let listener = tokio::net::TcpListener::from_std(listener).map_err(bind_err)?;
-            tcp.push(listener);
-            server::spawn_udp_workers(udp, &shared).map_err(|e| e.to_string())?;
+            tcp.push(tokio::net::TcpListener::from_std(listener).map_err(bind_err)?);
+        }
+        let http_addr = config.http.listen;
+        let http_listener = tokio::net::TcpListener::bind(http_addr)
+            .await
+            .map_err(|e| format!("cannot listen on {http_addr} ([http] listen): {e}"))?;
+        tokio::spawn(http::serve(http_listener, api));
+
+        // The first round of checks without a saved state, before any answer: traffic
+        // must not flap at start.
+        engine.start();
+        engine.configure(checks).await;
+        shared.swap(None, || engine.table());
+        tokio::spawn(server::follow_health(shared.clone(), engine.clone()));
+
+        for sockets in udp {
+            server::spawn_udp_workers(sockets, &shared).map_err(|e| e.to_string())?;
         }
         for listener in tcp {
             tokio::spawn(server::serve_tcp(
@@ -154,11 +183,11 @@ fn run(config_path: PathBuf, startup: Startup) -> Result<(), String> {
             ));
         }
         let listen = config.server.listen.clone();
-        let reloader = Arc::new(Reloader::new(config_path, config, shared, files));
+        let reloader = Arc::new(Reloader::new(config_path, config, shared, engine, files));
         tokio::spawn(reload::on_sighup(reloader.clone(), hup));
         tokio::spawn(reload::on_file_change(reloader));
 
-        tracing::info!(zones = zone_count, records, ?listen, "serving");
+        tracing::info!(zones = zone_count, records, ?listen, http = %http_addr, "serving");
         systemd::notify("READY=1");
         tokio::select! {
             _ = term.recv() => {}

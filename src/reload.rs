@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use crate::config::Config;
 use crate::diag::Diagnostic;
-use crate::load::load;
+use crate::health::Engine;
+use crate::load::{load, Content};
 use crate::server::Shared;
 use crate::zone::FileStamp;
 
@@ -19,9 +20,11 @@ pub struct Reloader {
     /// The config the server started with; listen addresses etc. need a restart.
     started_with: Config,
     shared: Arc<Shared>,
-    /// The files the last load read (successful or not), as they were then. Also the
-    /// lock that makes reloads one at a time.
+    engine: Arc<Engine>,
+    /// The files the last load read (successful or not), as they were then.
     watched: Mutex<Vec<FileStamp>>,
+    /// Makes reloads one at a time.
+    reloading: tokio::sync::Mutex<()>,
 }
 
 #[derive(Debug)]
@@ -36,49 +39,45 @@ impl Reloader {
         config_path: PathBuf,
         started_with: Config,
         shared: Arc<Shared>,
+        engine: Arc<Engine>,
         watched: Vec<FileStamp>,
     ) -> Self {
         Reloader {
             config_path,
             started_with,
             shared,
+            engine,
             watched: Mutex::new(watched),
+            reloading: tokio::sync::Mutex::new(()),
         }
     }
 
-    /// Reads everything again and swaps it in if it is all valid.
-    pub fn reload(&self, trigger: &str) -> Result<Reloaded, Vec<Diagnostic>> {
-        let mut watched = self.watched.lock().unwrap_or_else(|p| p.into_inner());
-        let config_stamp = FileStamp::of(&self.config_path);
-        let result = Config::load(&self.config_path).map_err(|d| vec![d]);
-        let config = match result {
-            Ok(c) => c,
-            Err(errors) => {
-                // Nothing more is read until the config itself changes.
-                *watched = vec![config_stamp];
-                return Err(self.rejected(trigger, errors));
-            }
+    /// Reads everything again and, if it is all valid, swaps it in: new health checks
+    /// get their first round first, and checks whose definition did not change keep
+    /// their state.
+    pub async fn reload(self: &Arc<Self>, trigger: &str) -> Result<Reloaded, Vec<Diagnostic>> {
+        let _one_at_a_time = self.reloading.lock().await;
+        let me = self.clone();
+        let read = tokio::task::spawn_blocking(move || me.read_all())
+            .await
+            .unwrap_or_else(|e| {
+                let path = self.config_path.clone();
+                Err(vec![Diagnostic::error(
+                    &path,
+                    1,
+                    format!("reload failed: {e}"),
+                )])
+            });
+        let content = match read {
+            Ok(content) => Arc::new(content),
+            Err(errors) => return Err(self.rejected(trigger, errors)),
         };
-        let loaded = load(&config);
-        *watched = std::iter::once(config_stamp).chain(loaded.files).collect();
-        for w in loaded.diags.warnings() {
-            tracing::warn!("{w}");
-        }
-        let Some(data) = loaded.data else {
-            return Err(self.rejected(trigger, loaded.diags.errors().cloned().collect()));
-        };
-        if config.server.listen != self.started_with.server.listen
-            || config.server.nsid != self.started_with.server.nsid
-        {
-            tracing::warn!(
-                "changes to [server] other than zones_dir take effect at the next restart"
-            );
-        }
+        self.engine.configure(content.checks.clone()).await;
         let done = Reloaded {
-            zones: data.zones.zones.len(),
-            records: data.zones.record_count(),
+            zones: content.zones.zones.len(),
+            records: content.zones.record_count(),
         };
-        self.shared.data.store(Arc::new(data));
+        self.shared.swap(Some(content), || self.engine.table());
         tracing::info!(
             trigger,
             zones = done.zones,
@@ -86,6 +85,39 @@ impl Reloader {
             "zones reloaded"
         );
         Ok(done)
+    }
+
+    /// The config and everything it names, validated; records what was read.
+    fn read_all(&self) -> Result<Content, Vec<Diagnostic>> {
+        let mut watched = self.watched.lock().unwrap_or_else(|p| p.into_inner());
+        let config_stamp = FileStamp::of(&self.config_path);
+        let config = match Config::load(&self.config_path) {
+            Ok(c) => c,
+            Err(error) => {
+                // Nothing more is read until the config itself changes.
+                *watched = vec![config_stamp];
+                return Err(vec![error]);
+            }
+        };
+        let loaded = load(&config);
+        *watched = std::iter::once(config_stamp).chain(loaded.files).collect();
+        for w in loaded.diags.warnings() {
+            tracing::warn!("{w}");
+        }
+        let Some(content) = loaded.content else {
+            return Err(loaded.diags.errors().cloned().collect());
+        };
+        let was = &self.started_with;
+        if config.server.listen != was.server.listen
+            || config.server.nsid != was.server.nsid
+            || config.http != was.http
+            || config.health != was.health
+        {
+            tracing::warn!(
+                "changes to [server] (other than zones_dir), [http] and [health] take effect at the next restart"
+            );
+        }
+        Ok(content)
     }
 
     fn rejected(&self, trigger: &str, errors: Vec<Diagnostic>) -> Vec<Diagnostic> {
@@ -110,8 +142,7 @@ impl Reloader {
 /// Reloads on every SIGHUP received through `hup`.
 pub async fn on_sighup(reloader: Arc<Reloader>, mut hup: tokio::signal::unix::Signal) {
     while hup.recv().await.is_some() {
-        let r = reloader.clone();
-        let _ = tokio::task::spawn_blocking(move || r.reload("SIGHUP")).await;
+        let _ = reloader.reload("SIGHUP").await;
     }
 }
 
@@ -122,11 +153,9 @@ pub async fn on_file_change(reloader: Arc<Reloader>) {
     loop {
         tick.tick().await;
         let r = reloader.clone();
-        let _ = tokio::task::spawn_blocking(move || {
-            if r.files_changed() {
-                let _ = r.reload("file change");
-            }
-        })
-        .await;
+        let changed = tokio::task::spawn_blocking(move || r.files_changed()).await;
+        if changed.unwrap_or(false) {
+            let _ = reloader.reload("file change").await;
+        }
     }
 }

@@ -5,22 +5,25 @@ mod tcp;
 mod udp;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::dns::Responder;
-use crate::load::Dataset;
+use crate::health::{Engine, HealthTable};
+use crate::load::{Content, Dataset};
 
 pub use tcp::serve_tcp;
 pub use udp::spawn_udp_workers;
 
-/// What every listener reads: the current dataset (swapped whole on reload) and the
-/// response settings.
+/// What every listener reads: the current dataset (swapped whole on reload and on
+/// health change) and the response settings.
 pub struct Shared {
     pub data: ArcSwap<Dataset>,
     pub responder: Responder,
+    /// Makes swaps one at a time, so none undoes a newer one.
+    swapping: Mutex<()>,
 }
 
 impl Shared {
@@ -28,7 +31,26 @@ impl Shared {
         Arc::new(Shared {
             data: ArcSwap::from_pointee(data),
             responder,
+            swapping: Mutex::new(()),
         })
+    }
+
+    /// Serves `content` (or the current content) with answers prepared from `health`,
+    /// which is read under the swap lock: the latest health always wins.
+    pub fn swap(&self, content: Option<Arc<Content>>, health: impl FnOnce() -> HealthTable) {
+        let _one_at_a_time = self.swapping.lock().unwrap_or_else(|p| p.into_inner());
+        let content = content.unwrap_or_else(|| self.data.load().content.clone());
+        self.data.store(Arc::new(Dataset::new(content, health())));
+    }
+}
+
+/// Re-prepares the answers on every health change.
+pub async fn follow_health(shared: Arc<Shared>, engine: Arc<Engine>) {
+    let mut changes = engine.subscribe();
+    while changes.changed().await.is_ok() {
+        let (shared, engine) = (shared.clone(), engine.clone());
+        // Preparing walks every policy group: keep it off the async workers.
+        let _ = tokio::task::spawn_blocking(move || shared.swap(None, || engine.table())).await;
     }
 }
 

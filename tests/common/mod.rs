@@ -13,6 +13,8 @@ pub const DEADLINE: Duration = Duration::from_secs(15);
 pub struct Server {
     pub dir: tempfile::TempDir,
     pub port: u16,
+    /// The HTTP API's port.
+    pub http_port: u16,
     child: Child,
 }
 
@@ -73,10 +75,16 @@ impl Server {
         }
         for _attempt in 0..5 {
             let port = free_port();
+            let http_port = free_port();
+            // The HTTP section goes last, unless the test writes its own.
+            let http = match extra.contains("[http]") {
+                true => String::new(),
+                false => format!("[http]\nlisten = \"127.0.0.1:{http_port}\"\n"),
+            };
             std::fs::write(
                 dir.path().join("hadns.toml"),
                 format!(
-                    "[server]\nlisten = [\"127.0.0.1:{port}\", \"[::1]:{port}\"]\nzones_dir = \"zones\"\nthreads = 2\n{extra}\n"
+                    "[server]\nlisten = [\"127.0.0.1:{port}\", \"[::1]:{port}\"]\nzones_dir = \"zones\"\nthreads = 2\n{extra}\n{http}"
                 ),
             )
             .unwrap();
@@ -94,7 +102,12 @@ impl Server {
                     break; // port taken between our probe and its bind: try another
                 }
                 if ready(port) {
-                    return Server { dir, port, child };
+                    return Server {
+                        dir,
+                        port,
+                        http_port,
+                        child,
+                    };
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }

@@ -1,0 +1,683 @@
+//! The health-check engine: probes on tokio, off the query path, and the state machine
+//! that turns probe results into statuses.
+//!
+//! Checks with the same endpoint, interval and timeout form one probe *group*, probed
+//! once per interval by one task; every check of the group reads the result. A check's
+//! measured status flips after `failure_threshold` consecutive results against it (either
+//! way); the first result a check ever gets decides its status outright, which is why a
+//! new check is probed once before it counts. Every change of a status in effect is
+//! published at once as a new [`HealthTable`], logged with its reason, and the measured
+//! statuses are saved for the next start.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::Serialize;
+use tokio::sync::{oneshot, watch, Notify, Semaphore};
+
+use super::probe::{Outcome, Prober};
+use super::store::{self, rfc3339, Override, Saved};
+use super::{evaluate, fingerprint, probe_key, status_word, HealthTable};
+use crate::config::HealthConfig;
+use crate::policy::select::Draw;
+use crate::policy::{HealthCheck, Probe, Target};
+use crate::zone::FileStamp;
+
+/// How often overrides are looked at for expiry and for edits of their file.
+const OVERRIDE_TICK: Duration = Duration::from_secs(1);
+
+pub struct Engine {
+    state: Mutex<State>,
+    published: watch::Sender<HealthTable>,
+    /// Probes in flight at once.
+    limit: Arc<Semaphore>,
+    state_file: PathBuf,
+    overrides_file: PathBuf,
+    /// Wakes the writer of the state file.
+    dirty: Notify,
+    /// Set once the checks known at start have had their first round.
+    ready: AtomicBool,
+}
+
+#[derive(Default)]
+struct State {
+    checks: Vec<HealthCheck>,
+    entries: HashMap<String, Entry>,
+    groups: HashMap<String, Group>,
+    overrides: HashMap<String, Override>,
+    /// The overrides file as we last read or wrote it.
+    overrides_stamp: Option<FileStamp>,
+    /// Statuses saved by the last run, until their checks are configured.
+    saved: HashMap<String, Saved>,
+    next_generation: u64,
+}
+
+struct Entry {
+    fingerprint: String,
+    /// From probes: None until the first result.
+    measured: Option<bool>,
+    measured_since: SystemTime,
+    /// Consecutive results that disagree with `measured`.
+    streak: u8,
+    last: Option<ResultReport>,
+    /// The status in effect (after inversion, calculation and overrides), and since when.
+    effective: Option<bool>,
+    since: SystemTime,
+}
+
+struct Group {
+    generation: u64,
+    members: Vec<String>,
+    task: tokio::task::AbortHandle,
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// One check as `GET /api/v1/health-checks` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub target: String,
+    /// The status answers use now.
+    pub status: &'static str,
+    /// What probes and Route 53's rules say, before any override.
+    pub real_status: &'static str,
+    pub forced: Option<ForcedReport>,
+    /// When `status` last changed.
+    pub since: String,
+    pub last_result: Option<ResultReport>,
+    pub inverted: bool,
+    pub disabled: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ForcedReport {
+    pub status: &'static str,
+    pub reason: String,
+    pub expires: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ResultReport {
+    pub healthy: bool,
+    pub reason: String,
+    pub at: String,
+    pub latency_ms: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum OverrideError {
+    UnknownCheck(String),
+    /// The overrides file could not be written; nothing changed.
+    Storage(String),
+}
+
+impl std::fmt::Display for OverrideError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OverrideError::UnknownCheck(id) => write!(f, "no health check {id:?}"),
+            OverrideError::Storage(e) => write!(f, "cannot save the override: {e}"),
+        }
+    }
+}
+
+impl Engine {
+    /// An engine with no checks yet; reads the saved states and the overrides. Call
+    /// [`Engine::start`] inside the runtime, then [`Engine::configure`].
+    pub fn new(config: &HealthConfig) -> Arc<Engine> {
+        let overrides_file = config.overrides_file();
+        let overrides = store::read_overrides(&overrides_file).unwrap_or_else(|e| {
+            tracing::error!("{e}; no overrides are in effect until it is fixed");
+            HashMap::new()
+        });
+        let state = State {
+            saved: store::read_state(&config.state_file),
+            overrides_stamp: Some(FileStamp::of(&overrides_file)),
+            overrides,
+            ..State::default()
+        };
+        Arc::new(Engine {
+            state: Mutex::new(state),
+            published: watch::Sender::new(HealthTable::default()),
+            limit: Arc::new(Semaphore::new(config.max_concurrent_probes)),
+            state_file: config.state_file.clone(),
+            overrides_file,
+            dirty: Notify::new(),
+            ready: AtomicBool::new(false),
+        })
+    }
+
+    /// Starts the background tasks: the state-file writer and the overrides watcher.
+    pub fn start(self: &Arc<Self>) {
+        tokio::spawn(write_state_on_change(self.clone()));
+        tokio::spawn(watch_overrides(self.clone()));
+    }
+
+    /// The statuses in effect now.
+    pub fn table(&self) -> HealthTable {
+        self.published.borrow().clone()
+    }
+
+    /// Sees every new table.
+    pub fn subscribe(&self) -> watch::Receiver<HealthTable> {
+        self.published.subscribe()
+    }
+
+    /// True once the checks known at start have had their first round.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Makes `checks` the set probed. A check whose definition did not change keeps its
+    /// state, as does one whose state the last run saved; any other is probed at once,
+    /// and this returns when each of those has its first result.
+    pub async fn configure(self: &Arc<Self>, checks: Vec<HealthCheck>) {
+        let waiting = {
+            let mut state = self.lock();
+            let state = &mut *state;
+            let now = SystemTime::now();
+            let mut entries = HashMap::with_capacity(checks.len());
+            for c in &checks {
+                let fp = fingerprint(c);
+                let entry = match state.entries.remove(&c.id) {
+                    Some(e) if e.fingerprint == fp => e,
+                    _ => match state.saved.remove(&c.id) {
+                        Some(s) if s.fingerprint == fp => Entry {
+                            measured: Some(s.healthy),
+                            measured_since: s.since,
+                            last: None,
+                            ..Entry::new(fp, now)
+                        },
+                        _ => Entry::new(fp, now),
+                    },
+                };
+                entries.insert(c.id.clone(), entry);
+            }
+            state.entries = entries;
+            state.checks = checks;
+
+            // Probe groups: keep a running group whose members all have a status; start
+            // the others now.
+            let mut wanted: HashMap<String, (Vec<String>, &HealthCheck)> = HashMap::new();
+            for c in &state.checks {
+                if let Some(key) = probe_key(c) {
+                    wanted
+                        .entry(key)
+                        .or_insert_with(|| (Vec::new(), c))
+                        .0
+                        .push(c.id.clone());
+                }
+            }
+            let mut old = std::mem::take(&mut state.groups);
+            let mut waiting = Vec::new();
+            let mut draw = Draw::from_entropy();
+            for (key, (members, check)) in wanted {
+                let fresh = members
+                    .iter()
+                    .any(|id| state.entries[id].measured.is_none());
+                if let Some(mut g) = old.remove(&key).filter(|_| !fresh) {
+                    g.members = members;
+                    state.groups.insert(key, g);
+                    continue;
+                }
+                state.next_generation += 1;
+                let generation = state.next_generation;
+                let (first_tx, first_rx) = oneshot::channel();
+                // Known statuses need no hurry: spread their first probes over an
+                // interval so checks do not fire together.
+                let delay = match fresh {
+                    true => Duration::ZERO,
+                    false => check.interval.mul_f64(unit(&mut draw)),
+                };
+                let task = tokio::spawn(run_group(
+                    Arc::downgrade(self),
+                    key.clone(),
+                    generation,
+                    Prober::new(check),
+                    check.interval,
+                    delay,
+                    first_tx,
+                ));
+                if fresh {
+                    waiting.push(first_rx);
+                }
+                let task = task.abort_handle();
+                state.groups.insert(
+                    key,
+                    Group {
+                        generation,
+                        members,
+                        task,
+                    },
+                );
+            }
+            drop(old); // aborts the groups no longer wanted
+            self.recompute(state, "configured");
+            waiting
+        };
+        self.dirty.notify_one();
+        for rx in waiting {
+            let _ = rx.await;
+        }
+        self.ready.store(true, Ordering::Release);
+    }
+
+    /// A probe result for every check of a group.
+    fn observe(&self, key: &str, generation: u64, outcome: Outcome) {
+        let mut state = self.lock();
+        let state = &mut *state;
+        let Some(group) = state.groups.get(key).filter(|g| g.generation == generation) else {
+            return; // a group replaced while this probe ran
+        };
+        let now = SystemTime::now();
+        let result = ResultReport {
+            healthy: outcome.healthy,
+            reason: outcome.reason,
+            at: rfc3339::format(now),
+            latency_ms: outcome.latency.as_secs_f64() * 1000.0,
+        };
+        let mut flipped = false;
+        for id in &group.members {
+            let threshold = state
+                .checks
+                .iter()
+                .find(|c| &c.id == id)
+                .map_or(1, |c| c.failure_threshold.max(1));
+            let Some(e) = state.entries.get_mut(id) else {
+                continue;
+            };
+            e.last = Some(result.clone());
+            match e.measured {
+                Some(status) if status == outcome.healthy => e.streak = 0,
+                Some(_) if e.streak + 1 < threshold => e.streak += 1,
+                _ => {
+                    e.measured = Some(outcome.healthy);
+                    e.measured_since = now;
+                    e.streak = 0;
+                    flipped = true;
+                }
+            }
+        }
+        if flipped {
+            self.recompute(state, "probe");
+            self.dirty.notify_one();
+        }
+    }
+
+    /// Re-evaluates every status in effect; logs and publishes the changes.
+    fn recompute(&self, state: &mut State, cause: &str) {
+        let now = SystemTime::now();
+        let measured = |id: &str| state.entries.get(id).and_then(|e| e.measured);
+        let forced = |id: &str| state.overrides.get(id).map(|o| o.status);
+        let statuses = evaluate(&state.checks, measured, forced);
+        let mut changed = false;
+        for c in &state.checks {
+            let now_healthy = statuses[&c.id];
+            let reason = self.reason(state, c, now_healthy, cause);
+            let e = state.entries.get_mut(&c.id).expect("an entry per check");
+            match e.effective {
+                Some(was) if was == now_healthy => continue,
+                Some(was) => tracing::info!(
+                    check = c.id,
+                    from = status_word(was),
+                    to = status_word(now_healthy),
+                    reason,
+                    "health check status changed"
+                ),
+                None => tracing::info!(
+                    check = c.id,
+                    status = status_word(now_healthy),
+                    reason,
+                    "health check status"
+                ),
+            }
+            e.effective = Some(now_healthy);
+            e.since = now;
+            changed = true;
+        }
+        if changed || self.published.borrow().0.len() != statuses.len() {
+            self.published.send_replace(HealthTable(Arc::new(statuses)));
+        }
+    }
+
+    /// Why a check has the status it has, in a few words.
+    fn reason(&self, state: &State, c: &HealthCheck, healthy: bool, cause: &str) -> String {
+        if let Some(o) = state.overrides.get(&c.id) {
+            return format!("forced {} by override: {}", status_word(o.status), o.reason);
+        }
+        let e = &state.entries[&c.id];
+        let mut why = match (&c.probe, c.disabled) {
+            (_, true) => "disabled (reports healthy)".to_string(),
+            (
+                Probe::Calculated {
+                    children,
+                    threshold,
+                },
+                _,
+            ) => {
+                let up = children
+                    .iter()
+                    .filter(|id| state.entries.get(*id).and_then(|e| e.effective) != Some(false))
+                    .count();
+                format!(
+                    "{up} of {} children healthy, threshold {threshold}",
+                    children.len()
+                )
+            }
+            _ => match (&e.last, e.measured) {
+                (Some(r), _) => r.reason.clone(),
+                (None, Some(_)) => "saved by the last run".to_string(),
+                (None, None) => format!("no result yet ({cause})"),
+            },
+        };
+        if c.inverted {
+            why.push_str(&format!(", inverted to {}", status_word(healthy)));
+        }
+        why
+    }
+
+    /// Every check, as the API shows it.
+    pub fn report(&self) -> Vec<CheckReport> {
+        let state = self.lock();
+        let measured = |id: &str| state.entries.get(id).and_then(|e| e.measured);
+        let real = evaluate(&state.checks, measured, |_| None);
+        state
+            .checks
+            .iter()
+            .map(|c| {
+                let e = &state.entries[&c.id];
+                CheckReport {
+                    id: c.id.clone(),
+                    kind: kind(c),
+                    target: target(c),
+                    status: status_word(e.effective.unwrap_or(real[&c.id])),
+                    real_status: status_word(real[&c.id]),
+                    forced: state.overrides.get(&c.id).map(|o| ForcedReport {
+                        status: status_word(o.status),
+                        reason: o.reason.clone(),
+                        expires: rfc3339::format(o.expires),
+                    }),
+                    since: rfc3339::format(e.since),
+                    last_result: e.last.clone(),
+                    inverted: c.inverted,
+                    disabled: c.disabled,
+                }
+            })
+            .collect()
+    }
+
+    /// Forces a check's status until the override expires or is cleared. Saved in the
+    /// overrides file, so it survives restarts.
+    pub fn set_override(&self, id: &str, o: Override) -> Result<(), OverrideError> {
+        let mut state = self.lock();
+        if !state.entries.contains_key(id) {
+            return Err(OverrideError::UnknownCheck(id.to_string()));
+        }
+        let mut next = state.overrides.clone();
+        next.insert(id.to_string(), o.clone());
+        self.save_overrides(&mut state, next)?;
+        tracing::info!(
+            check = id,
+            status = status_word(o.status),
+            reason = o.reason,
+            expires = rfc3339::format(o.expires),
+            "override set"
+        );
+        self.recompute(&mut state, "override");
+        Ok(())
+    }
+
+    /// Ends an override; false if there was none.
+    pub fn clear_override(&self, id: &str) -> Result<bool, OverrideError> {
+        let mut state = self.lock();
+        if !state.entries.contains_key(id) {
+            return Err(OverrideError::UnknownCheck(id.to_string()));
+        }
+        if !state.overrides.contains_key(id) {
+            return Ok(false);
+        }
+        let mut next = state.overrides.clone();
+        next.remove(id);
+        self.save_overrides(&mut state, next)?;
+        tracing::info!(check = id, "override cleared");
+        self.recompute(&mut state, "override cleared");
+        Ok(true)
+    }
+
+    fn save_overrides(
+        &self,
+        state: &mut State,
+        next: HashMap<String, Override>,
+    ) -> Result<(), OverrideError> {
+        store::write_overrides(&self.overrides_file, &next).map_err(|e| {
+            OverrideError::Storage(format!("{}: {e}", self.overrides_file.display()))
+        })?;
+        state.overrides = next;
+        state.overrides_stamp = Some(FileStamp::of(&self.overrides_file));
+        Ok(())
+    }
+
+    /// Ends expired overrides and takes in edits of the overrides file.
+    fn tend_overrides(&self) {
+        let mut state = self.lock();
+        let state = &mut *state;
+        let edited = !state
+            .overrides_stamp
+            .as_ref()
+            .is_some_and(|s| s.is_current());
+        if edited {
+            state.overrides_stamp = Some(FileStamp::of(&self.overrides_file));
+            match store::read_overrides(&self.overrides_file) {
+                Ok(next) => {
+                    for (id, o) in &next {
+                        if state.overrides.get(id) != Some(o) {
+                            tracing::info!(
+                                check = id,
+                                status = status_word(o.status),
+                                reason = o.reason,
+                                expires = rfc3339::format(o.expires),
+                                "override set (overrides file)"
+                            );
+                        }
+                    }
+                    for id in state.overrides.keys().filter(|id| !next.contains_key(*id)) {
+                        tracing::info!(check = id, "override cleared (overrides file)");
+                    }
+                    state.overrides = next;
+                }
+                Err(e) => tracing::error!("{e}; the overrides in effect stay as they were"),
+            }
+        }
+        let now = SystemTime::now();
+        let expired: Vec<String> = state
+            .overrides
+            .iter()
+            .filter(|(_, o)| o.expires <= now)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &expired {
+            let o = state.overrides.remove(id).expect("listed above");
+            tracing::info!(check = id, reason = o.reason, "override expired");
+        }
+        if !expired.is_empty() {
+            if let Err(e) = store::write_overrides(&self.overrides_file, &state.overrides) {
+                tracing::warn!("cannot save {}: {e}", self.overrides_file.display());
+            }
+            state.overrides_stamp = Some(FileStamp::of(&self.overrides_file));
+        }
+        if edited || !expired.is_empty() {
+            self.recompute(state, "override");
+        }
+    }
+
+    /// The measured statuses worth saving.
+    fn saved(&self) -> HashMap<String, Saved> {
+        let state = self.lock();
+        state
+            .entries
+            .iter()
+            .filter_map(|(id, e)| {
+                Some((
+                    id.clone(),
+                    Saved {
+                        fingerprint: e.fingerprint.clone(),
+                        healthy: e.measured?,
+                        since: e.measured_since,
+                        reason: e
+                            .last
+                            .as_ref()
+                            .map_or_else(String::new, |r| r.reason.clone()),
+                    },
+                ))
+            })
+            .collect()
+    }
+}
+
+impl Entry {
+    fn new(fingerprint: String, now: SystemTime) -> Entry {
+        Entry {
+            fingerprint,
+            measured: None,
+            measured_since: now,
+            streak: 0,
+            last: None,
+            effective: None,
+            since: now,
+        }
+    }
+}
+
+/// A uniform number in [0, 1).
+fn unit(draw: &mut Draw) -> f64 {
+    (draw.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Probes one group every interval until aborted. The interval runs from one probe's
+/// start to the next, shortened by up to 10% at random so groups drift apart; a probe
+/// that outlasts the interval is followed at once by the next.
+async fn run_group(
+    engine: Weak<Engine>,
+    key: String,
+    generation: u64,
+    prober: Result<Option<Prober>, String>,
+    interval: Duration,
+    delay: Duration,
+    first: oneshot::Sender<()>,
+) {
+    let mut first = Some(first);
+    let mut draw = Draw::from_entropy();
+    let Some(limit) = engine.upgrade().map(|e| e.limit.clone()) else {
+        return;
+    };
+    tokio::time::sleep(delay).await;
+    loop {
+        let started = Instant::now();
+        let outcome = match &prober {
+            Ok(Some(p)) => {
+                let _permit = limit.acquire().await;
+                p.probe().await
+            }
+            Ok(None) => return,
+            Err(e) => Outcome {
+                healthy: false,
+                reason: e.clone(),
+                latency: Duration::ZERO,
+            },
+        };
+        let Some(e) = engine.upgrade() else {
+            return;
+        };
+        e.observe(&key, generation, outcome);
+        drop(e);
+        if let Some(tx) = first.take() {
+            let _ = tx.send(());
+        }
+        let period = interval.mul_f64(1.0 - 0.1 * unit(&mut draw));
+        tokio::time::sleep_until((started + period).into()).await;
+    }
+}
+
+/// Saves the measured statuses after each change, coalescing bursts.
+async fn write_state_on_change(e: Arc<Engine>) {
+    let mut last_written = HashMap::new();
+    loop {
+        let notified = e.dirty.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let saved = e.saved();
+        if saved != last_written {
+            let path = e.state_file.clone();
+            let to_write = saved.clone();
+            let written = tokio::task::spawn_blocking(move || store::write_state(&path, &to_write))
+                .await
+                .unwrap_or_else(|j| Err(std::io::Error::other(j.to_string())));
+            match written {
+                Ok(()) => last_written = saved,
+                Err(err) => {
+                    tracing::warn!(
+                        "cannot save health state to {}: {err}",
+                        e.state_file.display()
+                    )
+                }
+            }
+        }
+        notified.await;
+    }
+}
+
+async fn watch_overrides(engine: Arc<Engine>) {
+    let mut tick = tokio::time::interval(OVERRIDE_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let e = engine.clone();
+        let _ = tokio::task::spawn_blocking(move || e.tend_overrides()).await;
+    }
+}
+
+fn kind(c: &HealthCheck) -> &'static str {
+    match &c.probe {
+        Probe::Http { tls: false, .. } => "http",
+        Probe::Http { tls: true, .. } => "https",
+        Probe::Tcp { .. } => "tcp",
+        Probe::Calculated { .. } => "calculated",
+    }
+}
+
+/// Where a check looks, as a URL or address.
+fn target(c: &HealthCheck) -> String {
+    let host = |t: &Target| match t {
+        Target::Ip(std::net::IpAddr::V6(v6)) => format!("[{v6}]"),
+        Target::Ip(ip) => ip.to_string(),
+        Target::Fqdn(name) => name.clone(),
+    };
+    match &c.probe {
+        Probe::Http {
+            tls,
+            target,
+            port,
+            path,
+            ..
+        } => format!(
+            "{}://{}:{port}{path}",
+            if *tls { "https" } else { "http" },
+            host(target)
+        ),
+        Probe::Tcp { target, port } => format!("{}:{port}", host(target)),
+        Probe::Calculated { children, .. } => children.join(","),
+    }
+}

@@ -1,0 +1,247 @@
+//! The HTTP API on `[http] listen`: readiness, health-check status, manual overrides.
+//!
+//! Reads are open; writes need `Authorization: Bearer <token>` with the token of
+//! `[http] token_file`, and without a configured token they always answer 403.
+
+use std::convert::Infallible;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+use crate::config::parse_duration;
+use crate::health::{Engine, Override, OverrideError};
+
+/// Connections served at once; more are closed at once.
+const MAX_CONNECTIONS: usize = 64;
+/// A client gets this long to send its headers, and a connection this long in all.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+const CONNECTION_LIMIT: Duration = Duration::from_secs(60);
+const MAX_BODY: usize = 64 * 1024;
+
+pub struct Api {
+    engine: Arc<Engine>,
+    token: Option<String>,
+}
+
+type Reply = Response<Full<Bytes>>;
+
+impl Api {
+    /// Reads the token file, if one is configured.
+    pub fn new(engine: Arc<Engine>, token_file: Option<&Path>) -> Result<Api, String> {
+        let token = match token_file {
+            None => None,
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read token_file {}: {e}", path.display()))?;
+                let token = text.trim().to_string();
+                if token.is_empty() {
+                    return Err(format!("token_file {} is empty", path.display()));
+                }
+                Some(token)
+            }
+        };
+        Ok(Api { engine, token })
+    }
+
+    async fn handle(&self, req: Request<Incoming>) -> Reply {
+        let path = req.uri().path().to_string();
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let method = req.method().clone();
+        match (segments.as_slice(), &method) {
+            (["healthz"], &Method::GET) => match self.engine.is_ready() {
+                true => text(StatusCode::OK, "ok\n"),
+                false => text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "starting: the first round of health checks is not done\n",
+                ),
+            },
+            (["api", "v1", "health-checks"], &Method::GET) => reply(
+                StatusCode::OK,
+                json!({ "health_checks": self.engine.report() }),
+            ),
+            (["api", "v1", "health-checks", id, "override"], m)
+                if m == Method::PUT || m == Method::DELETE =>
+            {
+                let id = id.to_string();
+                if let Some(denied) = self.denied(&req) {
+                    return denied;
+                }
+                match method {
+                    Method::PUT => match read_json::<OverrideRequest>(req).await {
+                        Ok(body) => self.set_override(&id, body),
+                        Err(e) => e,
+                    },
+                    _ => match self.engine.clear_override(&id) {
+                        Ok(cleared) => {
+                            reply(StatusCode::OK, json!({ "id": id, "cleared": cleared }))
+                        }
+                        Err(e) => override_error(e),
+                    },
+                }
+            }
+            (["healthz"] | ["api", "v1", "health-checks"], _)
+            | (["api", "v1", "health-checks", _, "override"], _) => error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("{method} is not allowed on {path}"),
+            ),
+            _ => error(StatusCode::NOT_FOUND, format!("no such endpoint: {path}")),
+        }
+    }
+
+    /// The 403 for a write without the right token, if it is one.
+    fn denied(&self, req: &Request<Incoming>) -> Option<Reply> {
+        let Some(token) = &self.token else {
+            return Some(error(
+                StatusCode::FORBIDDEN,
+                "write endpoints are off: no [http] token_file is configured".into(),
+            ));
+        };
+        let given = req
+            .headers()
+            .get(hyper::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        match constant_time_eq(given.trim().as_bytes(), token.as_bytes()) {
+            true => None,
+            false => Some(error(
+                StatusCode::FORBIDDEN,
+                "a valid bearer token is needed".into(),
+            )),
+        }
+    }
+
+    fn set_override(&self, id: &str, body: OverrideRequest) -> Reply {
+        let status = match body.status.as_str() {
+            "healthy" => true,
+            "unhealthy" => false,
+            other => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("status {other:?}: use \"healthy\" or \"unhealthy\""),
+                )
+            }
+        };
+        let ttl = match parse_duration(&body.ttl) {
+            Ok(t) if !t.is_zero() => t,
+            Ok(_) => return error(StatusCode::BAD_REQUEST, "ttl must be above zero".into()),
+            Err(e) => return error(StatusCode::BAD_REQUEST, format!("ttl: {e}")),
+        };
+        if body.reason.trim().is_empty() {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "give a reason: it is logged and shown with the check".into(),
+            );
+        }
+        let o = Override {
+            status,
+            reason: body.reason,
+            expires: SystemTime::now() + ttl,
+        };
+        match self.engine.set_override(id, o) {
+            Ok(()) => {
+                let check = self.engine.report().into_iter().find(|c| c.id == id);
+                reply(StatusCode::OK, json!({ "health_check": check }))
+            }
+            Err(e) => override_error(e),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OverrideRequest {
+    status: String,
+    ttl: String,
+    reason: String,
+}
+
+fn override_error(e: OverrideError) -> Reply {
+    let code = match e {
+        OverrideError::UnknownCheck(_) => StatusCode::NOT_FOUND,
+        OverrideError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    error(code, e.to_string())
+}
+
+async fn read_json<T: for<'de> Deserialize<'de>>(req: Request<Incoming>) -> Result<T, Reply> {
+    let body = Limited::new(req.into_body(), MAX_BODY)
+        .collect()
+        .await
+        .map_err(|e| {
+            error(
+                StatusCode::BAD_REQUEST,
+                format!("cannot read the body: {e}"),
+            )
+        })?
+        .to_bytes();
+    serde_json::from_slice(&body)
+        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("bad JSON body: {e}")))
+}
+
+fn reply(code: StatusCode, body: serde_json::Value) -> Reply {
+    let mut bytes = serde_json::to_vec_pretty(&body).expect("JSON values serialize");
+    bytes.push(b'\n');
+    let mut r = Response::new(Full::new(Bytes::from(bytes)));
+    *r.status_mut() = code;
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+fn error(code: StatusCode, message: String) -> Reply {
+    reply(code, json!({ "error": message }))
+}
+
+fn text(code: StatusCode, body: &'static str) -> Reply {
+    let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *r.status_mut() = code;
+    r
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Serves the API until the process ends. Each connection is bounded in time and in
+/// number, so slow or garbage clients cost only themselves.
+pub async fn serve(listener: tokio::net::TcpListener, api: Arc<Api>) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let stream = match listener.accept().await {
+            Ok((s, _)) => s,
+            Err(e) => {
+                // Out of file descriptors and the like: back off rather than spin.
+                tracing::warn!("http accept: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            continue; // dropping the stream closes it
+        };
+        let api = api.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let api = api.clone();
+                async move { Ok::<_, Infallible>(api.handle(req).await) }
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service);
+            let _ = tokio::time::timeout(CONNECTION_LIMIT, conn).await;
+            drop(slot);
+        });
+    }
+}
