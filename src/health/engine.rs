@@ -328,6 +328,14 @@ impl Engine {
             let now_healthy = statuses[&c.id];
             let reason = self.reason(state, c, now_healthy, cause);
             let e = state.entries.get_mut(&c.id).expect("an entry per check");
+            // A check waiting for its first result is not reported until it has one.
+            let pending = e.measured.is_none()
+                && !c.disabled
+                && !matches!(c.probe, Probe::Calculated { .. })
+                && !state.overrides.contains_key(&c.id);
+            if pending && e.effective.is_none() {
+                continue;
+            }
             match e.effective {
                 Some(was) if was == now_healthy => continue,
                 Some(was) => tracing::info!(
@@ -348,7 +356,7 @@ impl Engine {
             e.since = now;
             changed = true;
         }
-        if changed || self.published.borrow().0.len() != statuses.len() {
+        if changed || *self.published.borrow().0 != statuses {
             self.published.send_replace(HealthTable(Arc::new(statuses)));
         }
     }

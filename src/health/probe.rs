@@ -156,7 +156,12 @@ impl HttpProbe {
         // 2 s of it, so the request as a whole gets both.
         let status_limit = self.overall.unwrap_or(HTTP_CONNECT + HTTP_STATUS);
         let response = match tokio::time::timeout(status_limit, request.send()).await {
-            Err(_) => return (false, format!("no status within {}", secs(status_limit))),
+            Err(_) => {
+                return (
+                    false,
+                    format!("timeout: no status within {}", secs(status_limit)),
+                )
+            }
             Ok(Err(e)) => return (false, describe(&e)),
             Ok(Ok(r)) => r,
         };
@@ -169,7 +174,10 @@ impl HttpProbe {
         };
         let body_limit = self.overall.unwrap_or(HTTP_BODY);
         match tokio::time::timeout(body_limit, find_in_body(response, search)).await {
-            Err(_) => (false, format!("body not read within {}", secs(body_limit))),
+            Err(_) => (
+                false,
+                format!("timeout: body not read within {}", secs(body_limit)),
+            ),
             Ok(Err(e)) => (false, format!("body: {}", describe(&e))),
             Ok(Ok(true)) => (true, format!("HTTP {code}, search string found")),
             Ok(Ok(false)) => (

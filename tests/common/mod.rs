@@ -2,6 +2,8 @@
 //! writes, and queries it with `dig` (parsed here) or raw packets.
 #![allow(dead_code)]
 
+pub mod endpoint;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -76,10 +78,11 @@ impl Server {
         for _attempt in 0..5 {
             let port = free_port();
             let http_port = free_port();
-            // The HTTP section goes last, unless the test writes its own.
-            let http = match extra.contains("[http]") {
-                true => String::new(),
-                false => format!("[http]\nlisten = \"127.0.0.1:{http_port}\"\n"),
+            // The HTTP listener on a port of its own, in the test's [http] if it has one.
+            let listen = format!("[http]\nlisten = \"127.0.0.1:{http_port}\"\n");
+            let (extra, http) = match extra.contains("[http]\n") {
+                true => (extra.replace("[http]\n", &listen), String::new()),
+                false => (extra.to_string(), listen),
             };
             std::fs::write(
                 dir.path().join("hadns.toml"),
@@ -118,6 +121,57 @@ impl Server {
             "hadns did not start: {}",
             std::fs::read_to_string(dir.path().join("hadns.log")).unwrap_or_default()
         );
+    }
+
+    /// Stops the server and starts it again on the same directory and config.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.path().join("hadns.log"))
+            .unwrap();
+        self.child = Command::new(hadns_bin())
+            .args(["serve", "--config"])
+            .arg(self.config_path())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let port = self.port;
+        wait_for("hadns to answer after a restart", || ready(port));
+    }
+
+    /// An HTTP request to the API: (status, body).
+    pub fn http(&self, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
+        http_request(self.http_port, method, path, token, body)
+    }
+
+    /// `GET /api/v1/health-checks`, the entry of check `id`.
+    pub fn check_status(&self, id: &str) -> serde_json::Value {
+        let (code, body) = self.http("GET", "/api/v1/health-checks", None, "");
+        assert_eq!(code, 200, "{body}");
+        let all: serde_json::Value = serde_json::from_str(&body).unwrap();
+        all["health_checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap_or_else(|| panic!("no check {id} in {body}"))
+            .clone()
+    }
+
+    /// The status in effect of check `id`: "healthy" or "unhealthy".
+    pub fn status_of(&self, id: &str) -> String {
+        self.check_status(id)["status"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// The A records `dig` gets for `name`.
+    pub fn a(&self, name: &str) -> Vec<String> {
+        self.dig(&format!("{name} A")).answer_data("A")
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -410,6 +464,34 @@ pub fn parse_dig(text: &str) -> Dig {
         }
     }
     d
+}
+
+/// A plain HTTP/1.1 request on loopback: (status, body).
+pub fn http_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(DEADLINE)).unwrap();
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).unwrap();
+    let status = reply
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP reply: {reply}"));
+    let body = reply.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (status, body.to_string())
 }
 
 /// Runs a command to completion; returns (success, stderr + stdout).
