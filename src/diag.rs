@@ -90,3 +90,38 @@ pub fn line_of_offset(text: &str, offset: usize) -> usize {
         .count()
         + 1
 }
+
+/// Line numbers of byte offsets, for files that report many: built once, each lookup a
+/// binary search.
+pub struct LineIndex(Vec<usize>);
+
+impl LineIndex {
+    pub fn new(text: &str) -> Self {
+        LineIndex(
+            text.bytes()
+                .enumerate()
+                .filter(|(_, b)| *b == b'\n')
+                .map(|(i, _)| i)
+                .collect(),
+        )
+    }
+
+    /// 1-based, like [`line_of_offset`].
+    pub fn line(&self, offset: usize) -> usize {
+        self.0.partition_point(|&nl| nl < offset) + 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_index_agrees_with_line_of_offset() {
+        let text = "a\nbc\n\ndef\n";
+        let index = LineIndex::new(text);
+        for offset in 0..=text.len() + 2 {
+            assert_eq!(index.line(offset), line_of_offset(text, offset), "{offset}");
+        }
+    }
+}

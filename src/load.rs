@@ -55,12 +55,13 @@ impl Content {
                 p
             })
             .collect();
-        let mut checks: Vec<HealthCheck> = Vec::new();
-        for c in policies.iter().flat_map(|p| &p.health_checks) {
-            if !checks.iter().any(|k| k.id == c.id) {
-                checks.push(c.clone());
-            }
-        }
+        let mut ids = std::collections::HashSet::new();
+        let checks: Vec<HealthCheck> = policies
+            .iter()
+            .flat_map(|p| &p.health_checks)
+            .filter(|c| ids.insert(c.id.clone()))
+            .cloned()
+            .collect();
         Content {
             zones,
             policies,

@@ -28,6 +28,11 @@ use crate::zone::FileStamp;
 
 /// How often overrides are looked at for expiry and for edits of their file.
 const OVERRIDE_TICK: Duration = Duration::from_secs(1);
+/// The shortest time between two publications of probe results: a status change reaches
+/// the answers within this (plus the time to prepare them).
+const PUBLISH_GAP: Duration = Duration::from_millis(20);
+/// The shortest time between two writes of the state file.
+const SAVE_GAP: Duration = Duration::from_millis(200);
 
 pub struct Engine {
     state: Mutex<State>,
@@ -38,6 +43,8 @@ pub struct Engine {
     overrides_file: PathBuf,
     /// Wakes the writer of the state file.
     dirty: Notify,
+    /// Wakes the publisher after a measured status flips.
+    flipped: Notify,
     /// Set once the checks known at start have had their first round.
     ready: AtomicBool,
 }
@@ -57,6 +64,8 @@ struct State {
 
 struct Entry {
     fingerprint: String,
+    /// Consecutive results that flip `measured`.
+    threshold: u8,
     /// From probes: None until the first result.
     measured: Option<bool>,
     measured_since: SystemTime,
@@ -152,6 +161,7 @@ impl Engine {
             state_file: config.state_file.clone(),
             overrides_file,
             dirty: Notify::new(),
+            flipped: Notify::new(),
             ready: AtomicBool::new(false),
         })
     }
@@ -159,6 +169,7 @@ impl Engine {
     /// Starts the background tasks: the state-file writer and the overrides watcher.
     pub fn start(self: &Arc<Self>) {
         tokio::spawn(write_state_on_change(self.clone()));
+        tokio::spawn(publish_on_flip(self.clone()));
         tokio::spawn(watch_overrides(self.clone()));
     }
 
@@ -199,9 +210,9 @@ impl Engine {
                             measured: Some(s.healthy),
                             measured_since: s.since,
                             last: None,
-                            ..Entry::new(fp, now)
+                            ..Entry::new(c, fp, now)
                         },
-                        _ => Entry::new(fp, now),
+                        _ => Entry::new(c, fp, now),
                     },
                 };
                 entries.insert(c.id.clone(), entry);
@@ -269,9 +280,27 @@ impl Engine {
             waiting
         };
         self.dirty.notify_one();
+        let probed = waiting.len();
         for rx in waiting {
             let _ = rx.await;
         }
+        // The first results are in the table before this returns.
+        let mut state = self.lock();
+        self.recompute(&mut state, "first round");
+        if probed > 0 {
+            let healthy = state
+                .entries
+                .values()
+                .filter(|e| e.effective == Some(true))
+                .count();
+            tracing::info!(
+                checks = state.checks.len(),
+                healthy,
+                unhealthy = state.checks.len() - healthy,
+                "health checks: first round done"
+            );
+        }
+        drop(state);
         self.ready.store(true, Ordering::Release);
     }
 
@@ -291,14 +320,10 @@ impl Engine {
         };
         let mut flipped = false;
         for id in &group.members {
-            let threshold = state
-                .checks
-                .iter()
-                .find(|c| &c.id == id)
-                .map_or(1, |c| c.failure_threshold.max(1));
             let Some(e) = state.entries.get_mut(id) else {
                 continue;
             };
+            let threshold = e.threshold;
             e.last = Some(result.clone());
             match e.measured {
                 Some(status) if status == outcome.healthy => e.streak = 0,
@@ -312,51 +337,60 @@ impl Engine {
             }
         }
         if flipped {
-            self.recompute(state, "probe");
+            // Published by `publish_on_flip`: a burst of flips (a first round, a switch
+            // taking many endpoints down) costs one evaluation, not one each.
+            self.flipped.notify_one();
             self.dirty.notify_one();
         }
     }
 
-    /// Re-evaluates every status in effect; logs and publishes the changes.
+    /// Re-evaluates every status in effect; logs and publishes the changes. A status a
+    /// check gets for the first time is logged at debug level: at start there is one per
+    /// check, and `configure` sums them up.
     fn recompute(&self, state: &mut State, cause: &str) {
-        let now = SystemTime::now();
         let measured = |id: &str| state.entries.get(id).and_then(|e| e.measured);
         let forced = |id: &str| state.overrides.get(id).map(|o| o.status);
         let statuses = evaluate(&state.checks, measured, forced);
-        let mut changed = false;
+        let mut changes = Vec::new();
         for c in &state.checks {
             let now_healthy = statuses[&c.id];
-            let reason = self.reason(state, c, now_healthy, cause);
-            let e = state.entries.get_mut(&c.id).expect("an entry per check");
+            let e = &state.entries[&c.id];
             // A check waiting for its first result is not reported until it has one.
             let pending = e.measured.is_none()
                 && !c.disabled
                 && !matches!(c.probe, Probe::Calculated { .. })
                 && !state.overrides.contains_key(&c.id);
-            if pending && e.effective.is_none() {
-                continue;
-            }
             match e.effective {
-                Some(was) if was == now_healthy => continue,
+                Some(was) if was == now_healthy => {}
+                None if pending => {}
+                was => {
+                    let reason = self.reason(state, c, now_healthy, cause);
+                    changes.push((c.id.clone(), was, now_healthy, reason));
+                }
+            }
+        }
+        let now = SystemTime::now();
+        for (id, was, now_healthy, reason) in changes {
+            match was {
                 Some(was) => tracing::info!(
-                    check = c.id,
+                    check = id,
                     from = status_word(was),
                     to = status_word(now_healthy),
                     reason,
                     "health check status changed"
                 ),
-                None => tracing::info!(
-                    check = c.id,
+                None => tracing::debug!(
+                    check = id,
                     status = status_word(now_healthy),
                     reason,
                     "health check status"
                 ),
             }
+            let e = state.entries.get_mut(&id).expect("an entry per check");
             e.effective = Some(now_healthy);
             e.since = now;
-            changed = true;
         }
-        if changed || *self.published.borrow().0 != statuses {
+        if *self.published.borrow().0 != statuses {
             self.published.send_replace(HealthTable(Arc::new(statuses)));
         }
     }
@@ -556,9 +590,10 @@ impl Engine {
 }
 
 impl Entry {
-    fn new(fingerprint: String, now: SystemTime) -> Entry {
+    fn new(c: &HealthCheck, fingerprint: String, now: SystemTime) -> Entry {
         Entry {
             fingerprint,
+            threshold: c.failure_threshold.max(1),
             measured: None,
             measured_since: now,
             streak: 0,
@@ -619,7 +654,20 @@ async fn run_group(
     }
 }
 
-/// Saves the measured statuses after each change, coalescing bursts.
+/// Re-evaluates and publishes after measured statuses flip, at most once per
+/// `PUBLISH_GAP`: flips that land together are published together.
+async fn publish_on_flip(e: Arc<Engine>) {
+    loop {
+        e.flipped.notified().await;
+        {
+            let mut state = e.lock();
+            e.recompute(&mut state, "probe");
+        }
+        tokio::time::sleep(PUBLISH_GAP).await;
+    }
+}
+
+/// Saves the measured statuses after each change, at most once per `SAVE_GAP`.
 async fn write_state_on_change(e: Arc<Engine>) {
     let mut last_written = HashMap::new();
     loop {
@@ -642,6 +690,7 @@ async fn write_state_on_change(e: Arc<Engine>) {
                     )
                 }
             }
+            tokio::time::sleep(SAVE_GAP).await;
         }
         notified.await;
     }

@@ -2,6 +2,7 @@
 //! and checks it against Route 53's rules and against the zone file beside it. Every
 //! problem is reported at its own `file:line`.
 
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::Path;
 use std::str::FromStr;
@@ -14,7 +15,7 @@ use toml::Spanned;
 
 use super::*;
 use crate::config::{parse_duration, Region};
-use crate::diag::{line_of_offset, Diagnostic, Diagnostics};
+use crate::diag::{line_of_offset, Diagnostic, Diagnostics, LineIndex};
 use crate::zone::lexer;
 use crate::zone::parse::{parse_name, parse_rdata};
 use crate::zone::{name_key, PlainIndex};
@@ -149,7 +150,7 @@ pub fn read_policy_file(
     let errors_before = diags.errors().count();
     let mut v = Validator {
         path,
-        text: &text,
+        lines: LineIndex::new(&text),
         cx,
         diags,
     };
@@ -171,14 +172,14 @@ pub fn read_policy_file(
 
 struct Validator<'a> {
     path: &'a Path,
-    text: &'a str,
+    lines: LineIndex,
     cx: &'a Context<'a>,
     diags: &'a mut Diagnostics,
 }
 
 impl Validator<'_> {
     fn line<T>(&self, s: &Spanned<T>) -> usize {
-        line_of_offset(self.text, s.span().start)
+        self.lines.line(s.span().start)
     }
 
     fn error(&mut self, line: usize, message: impl Into<String>) {
@@ -234,13 +235,14 @@ impl Validator<'_> {
 
     fn health_checks(&mut self, defs: &[Spanned<CheckDef>]) -> Vec<HealthCheck> {
         let mut out: Vec<HealthCheck> = Vec::new();
+        let mut ids = HashSet::new();
         for def in defs {
             let (line, d) = (self.line(def), def.get_ref());
             if d.id.is_empty() || d.id.len() > 64 {
                 self.error(line, "a health check id must be 1 to 64 characters");
                 continue;
             }
-            if out.iter().any(|c| c.id == d.id) {
+            if !ids.insert(d.id.as_str()) {
                 self.error(line, format!("duplicate health check id {:?}", d.id));
                 continue;
             }
@@ -251,10 +253,11 @@ impl Validator<'_> {
         }
         // Children of calculated checks must exist and not be calculated themselves.
         let mut problems = Vec::new();
+        let by_id: HashMap<&str, &HealthCheck> = out.iter().map(|c| (c.id.as_str(), c)).collect();
         for c in &out {
             if let Probe::Calculated { children, .. } = &c.probe {
                 for child in children {
-                    match out.iter().find(|o| &o.id == child) {
+                    match by_id.get(child.as_str()) {
                         None => problems.push((c.line, format!("health check {:?}: unknown child {child:?}", c.id))),
                         Some(o) if matches!(o.probe, Probe::Calculated { .. }) => problems.push((
                             c.line,
@@ -382,9 +385,10 @@ impl Validator<'_> {
         cidrs: &[CidrLocation],
     ) -> Vec<(Name, RecordType, PolicySet)> {
         let mut out = Vec::new();
+        let checks: HashSet<&str> = checks.iter().map(|c| c.id.as_str()).collect();
         for def in defs {
             let line = self.line(def);
-            match self.set(line, def.get_ref(), checks, cidrs) {
+            match self.set(line, def.get_ref(), &checks, cidrs) {
                 Ok(s) => out.push(s),
                 Err(m) => self.error(line, m),
             }
@@ -396,7 +400,7 @@ impl Validator<'_> {
         &self,
         line: usize,
         d: &RecordDef,
-        checks: &[HealthCheck],
+        checks: &HashSet<&str>,
         cidrs: &[CidrLocation],
     ) -> Result<(Name, RecordType, PolicySet), String> {
         let origin = self.cx.origin;
@@ -460,7 +464,7 @@ impl Validator<'_> {
             return Err("multivalue records cannot be CNAME".into());
         }
         if let Some(id) = &d.health_check {
-            if !checks.iter().any(|c| &c.id == id) {
+            if !checks.contains(id.as_str()) {
                 return Err(format!("unknown health check {id:?}"));
             }
         }
