@@ -495,3 +495,34 @@ fn identical_checks_are_probed_once() {
     );
     assert_eq!(ep.hits(), 1);
 }
+
+#[test]
+fn a_check_id_means_one_check_across_zones() {
+    let dir = tempfile::tempdir().unwrap();
+    let zones = dir.path().join("zones");
+    std::fs::create_dir(&zones).unwrap();
+    std::fs::write(
+        dir.path().join("hadns.toml"),
+        "[server]\nlisten = [\"127.0.0.1:5399\"]\nzones_dir = \"zones\"\n",
+    )
+    .unwrap();
+    let tcp = |port: u16| {
+        format!("\n[[health_check]]\nid = \"shared\"\ntype = \"tcp\"\nip = \"127.0.0.1\"\nport = {port}\n")
+    };
+    for origin in ["a.example", "b.example"] {
+        std::fs::write(zones.join(format!("{origin}.zone")), zone(origin, "")).unwrap();
+    }
+    std::fs::write(zones.join("a.example.toml"), tcp(80)).unwrap();
+    // The same definition in both files: one check.
+    std::fs::write(zones.join("b.example.toml"), tcp(80)).unwrap();
+    let (ok, out) = common::check(&dir.path().join("hadns.toml"));
+    assert!(ok, "{out}");
+    // A different one under the same id: an error at the second, naming the first.
+    std::fs::write(zones.join("b.example.toml"), tcp(81)).unwrap();
+    common::assert_check_error(
+        &dir.path().join("hadns.toml"),
+        "b.example.toml",
+        2,
+        "is also declared, differently, at",
+    );
+}

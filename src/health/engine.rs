@@ -68,6 +68,9 @@ struct Entry {
     threshold: u8,
     /// From probes: None until the first result.
     measured: Option<bool>,
+    /// Stands in for `measured` until the first result: the status of the check's
+    /// previous definition.
+    provisional: Option<bool>,
     measured_since: SystemTime,
     /// Consecutive results that disagree with `measured`.
     streak: u8,
@@ -205,7 +208,15 @@ impl Engine {
                 let fp = fingerprint(c);
                 let entry = match state.entries.remove(&c.id) {
                     Some(e) if e.fingerprint == fp => e,
-                    _ => match state.saved.remove(&c.id) {
+                    // A changed definition starts afresh, but the answers keep the old
+                    // status until the first probe of the new one: no flap in between.
+                    Some(old) => Entry {
+                        provisional: old.measured.or(old.provisional),
+                        effective: old.effective,
+                        since: old.since,
+                        ..Entry::new(c, fp, now)
+                    },
+                    None => match state.saved.remove(&c.id) {
                         Some(s) if s.fingerprint == fp => Entry {
                             measured: Some(s.healthy),
                             measured_since: s.since,
@@ -348,7 +359,12 @@ impl Engine {
     /// check gets for the first time is logged at debug level: at start there is one per
     /// check, and `configure` sums them up.
     fn recompute(&self, state: &mut State, cause: &str) {
-        let measured = |id: &str| state.entries.get(id).and_then(|e| e.measured);
+        let measured = |id: &str| {
+            state
+                .entries
+                .get(id)
+                .and_then(|e| e.measured.or(e.provisional))
+        };
         let forced = |id: &str| state.overrides.get(id).map(|o| o.status);
         let statuses = evaluate(&state.checks, measured, forced);
         let mut changes = Vec::new();
@@ -434,7 +450,12 @@ impl Engine {
     /// Every check, as the API shows it.
     pub fn report(&self) -> Vec<CheckReport> {
         let state = self.lock();
-        let measured = |id: &str| state.entries.get(id).and_then(|e| e.measured);
+        let measured = |id: &str| {
+            state
+                .entries
+                .get(id)
+                .and_then(|e| e.measured.or(e.provisional))
+        };
         let real = evaluate(&state.checks, measured, |_| None);
         state
             .checks
@@ -595,6 +616,7 @@ impl Entry {
             fingerprint,
             threshold: c.failure_threshold.max(1),
             measured: None,
+            provisional: None,
             measured_since: now,
             streak: 0,
             last: None,
