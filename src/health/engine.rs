@@ -327,7 +327,8 @@ impl Engine {
             healthy: outcome.healthy,
             reason: outcome.reason,
             at: rfc3339::format(now),
-            latency_ms: outcome.latency.as_secs_f64() * 1000.0,
+            // Microseconds are plenty.
+            latency_ms: (outcome.latency.as_secs_f64() * 1e6).round() / 1e3,
         };
         let mut flipped = false;
         for id in &group.members {
