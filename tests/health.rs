@@ -36,6 +36,13 @@ fn primary(s: &Server) -> bool {
     s.a("web.example") == ["192.0.2.1"]
 }
 
+/// Sets the endpoint to answer `code` and waits until it has, twice.
+fn settle(ep: &Endpoint, code: u16) {
+    ep.set(status(code));
+    let from = ep.hits();
+    wait_for("two probes", || ep.hits() >= from + 2);
+}
+
 fn wait_status(s: &Server, id: &str, want: &str) {
     wait_for(&format!("check {id} to be {want}"), || {
         s.status_of(id) == want
@@ -220,7 +227,9 @@ fn thresholds_count_consecutive_results_both_ways() {
     let from = ep.hits();
     wait_for("30 probes of the cycle", || ep.hits() >= from + 30);
     assert_eq!(s.status_of("primary"), "healthy");
-    // Three in a row flip it, and not fewer.
+    // Three in a row flip it, and not fewer (after a success, so no failure of the cycle
+    // counts).
+    settle(&ep, 200);
     ep.set(status(500));
     let from = ep.hits();
     wait_status(&s, "primary", "unhealthy");
@@ -234,6 +243,7 @@ fn thresholds_count_consecutive_results_both_ways() {
     let from = ep.hits();
     wait_for("30 probes of the cycle", || ep.hits() >= from + 30);
     assert_eq!(s.status_of("primary"), "unhealthy");
+    settle(&ep, 500);
     ep.set(status(200));
     let from = ep.hits();
     wait_status(&s, "primary", "healthy");
@@ -525,4 +535,37 @@ fn a_check_id_means_one_check_across_zones() {
         2,
         "is also declared, differently, at",
     );
+}
+
+#[test]
+fn nothing_is_answered_or_ready_before_the_first_round() {
+    // An endpoint that never answers holds the first round for its timeout.
+    let silent = Endpoint::http(Behaviour::Silent);
+    let checks = check(
+        "primary",
+        "http",
+        silent.port,
+        "timeout = \"3s\"\nfailure_threshold = 1",
+    );
+    let policy = format!(
+        "{checks}\n[[record]]\nname = \"web\"\ntype = \"A\"\nttl = 10\nset_id = \"p\"\nfailover = \"primary\"\nvalues = [\"192.0.2.1\"]\nhealth_check = \"primary\"\n\
+         [[record]]\nname = \"web\"\ntype = \"A\"\nttl = 10\nset_id = \"s\"\nfailover = \"secondary\"\nvalues = [\"192.0.2.2\"]\n"
+    );
+    let zone_text = zone("example", "");
+    let s = Server::start_http_only(
+        &[("example.zone", &zone_text), ("example.toml", &policy)],
+        "",
+    );
+    let (code, body) = s.http("GET", "/healthz", None, "");
+    assert_eq!(code, 503, "{body}");
+    let early = s.udp(&common::query(7, "web.example", 1, false));
+    assert!(early.is_none(), "answered before the first round");
+    wait_for("/healthz to say ready", || {
+        s.http("GET", "/healthz", None, "").0 == 200
+    });
+    // The first answer already reflects the first round: the primary timed out.
+    wait_for("an answer", || {
+        s.udp(&common::query(8, "web.example", 1, false)).is_some()
+    });
+    assert_eq!(s.a("web.example"), ["192.0.2.2"]);
 }

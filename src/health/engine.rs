@@ -669,10 +669,15 @@ async fn run_group(
         };
         e.observe(&key, generation, outcome);
         drop(e);
-        if let Some(tx) = first.take() {
-            let _ = tx.send(());
-        }
-        let period = interval.mul_f64(1.0 - 0.1 * unit(&mut draw));
+        let period = match first.take() {
+            Some(tx) => {
+                let _ = tx.send(());
+                // A first round probes everything at once; spread what follows over
+                // an interval, or every round would be a burst.
+                interval.mul_f64(unit(&mut draw)) + Duration::from_millis(1)
+            }
+            None => interval.mul_f64(1.0 - 0.1 * unit(&mut draw)),
+        };
         tokio::time::sleep_until((started + period).into()).await;
     }
 }

@@ -67,6 +67,21 @@ impl Server {
         extra: &str,
         files: &[(&str, &[u8])],
     ) -> Server {
+        Server::launch(zones, extra, files, true)
+    }
+
+    /// As [`Server::start_with_files`], but returns as soon as the HTTP API listens,
+    /// which is before DNS answers.
+    pub fn start_http_only(zones: &[(&str, &str)], extra: &str) -> Server {
+        Server::launch(zones, extra, &[], false)
+    }
+
+    fn launch(
+        zones: &[(&str, &str)],
+        extra: &str,
+        files: &[(&str, &[u8])],
+        wait_for_dns: bool,
+    ) -> Server {
         let dir = tempfile::tempdir().unwrap();
         for (name, bytes) in files {
             std::fs::write(dir.path().join(name), bytes).unwrap();
@@ -104,7 +119,11 @@ impl Server {
                 if let Ok(Some(_)) = child.try_wait() {
                     break; // port taken between our probe and its bind: try another
                 }
-                if ready(port) {
+                let up = match wait_for_dns {
+                    true => ready(port),
+                    false => TcpStream::connect(("127.0.0.1", http_port)).is_ok(),
+                };
+                if up {
                     return Server {
                         dir,
                         port,
