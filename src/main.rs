@@ -131,9 +131,20 @@ fn run(config_path: PathBuf, startup: Startup) -> Result<(), String> {
         Responder::new(&config.server),
     );
     let engine = Engine::new(&config.health);
+    let reloader = Arc::new(Reloader::new(
+        config_path,
+        config.clone(),
+        shared.clone(),
+        engine.clone(),
+        files,
+    ));
     let api = Arc::new(
-        Api::new(engine.clone(), config.http.token_file.as_deref())
-            .map_err(|e| format!("[http] {e}"))?,
+        Api::new(
+            engine.clone(),
+            reloader.clone(),
+            config.http.token_file.as_deref(),
+        )
+        .map_err(|e| format!("[http] {e}"))?,
     );
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -184,7 +195,6 @@ fn run(config_path: PathBuf, startup: Startup) -> Result<(), String> {
             ));
         }
         let listen = config.server.listen.clone();
-        let reloader = Arc::new(Reloader::new(config_path, config, shared, engine, files));
         tokio::spawn(reload::on_sighup(reloader.clone(), hup));
         tokio::spawn(reload::on_file_change(reloader));
 

@@ -218,3 +218,40 @@ fn an_invalid_policy_file_is_rejected_like_a_zone_file() {
     );
     assert_eq!(www(&s), ["192.0.2.10"]);
 }
+
+#[test]
+fn the_reload_endpoint_needs_the_token_and_answers_with_the_result() {
+    let token = "reload-token";
+    let s = Server::start_with_files(
+        &[("example.zone", &zone("example", "www A 192.0.2.10"))],
+        "[http]\ntoken_file = \"token\"\n",
+        &[("token", token.as_bytes())],
+    );
+    let post = |t: Option<&str>| s.http("POST", "/api/v1/reload", t, "");
+    assert_eq!(post(None).0, 403);
+    assert_eq!(post(Some("nope")).0, 403);
+    assert_eq!(s.http("GET", "/api/v1/reload", Some(token), "").0, 405);
+    let (code, body) = post(Some(token));
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (v["result"].as_str(), v["zones"].as_u64()),
+        (Some("reloaded"), Some(1))
+    );
+
+    // A broken zone: the errors come back with file and line; the old data stays.
+    let path = s.zone_path("example.zone");
+    std::fs::write(&path, zone("example", "www A 192.0.2.10\nbad A 999.1.1.1")).unwrap();
+    let (code, body) = post(Some(token));
+    assert_eq!(code, 422, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["result"], "rejected");
+    let e = &v["errors"][0];
+    assert!(e["file"].as_str().unwrap().ends_with("example.zone"), "{e}");
+    assert_eq!(e["line"], 7, "{e}");
+    assert_eq!(s.a("www.example"), ["192.0.2.10"]);
+
+    std::fs::write(&path, zone("example", "www A 192.0.2.11")).unwrap();
+    assert_eq!(post(Some(token)).0, 200);
+    assert_eq!(s.a("www.example"), ["192.0.2.11"]);
+}

@@ -1,4 +1,5 @@
-//! The HTTP API on `[http] listen`: readiness, health-check status, manual overrides.
+//! The HTTP API on `[http] listen`: readiness, health-check status, manual overrides,
+//! reload.
 //!
 //! Reads are open; writes need `Authorization: Bearer <token>` with the token of
 //! `[http] token_file`, and without a configured token they always answer 403.
@@ -18,6 +19,7 @@ use tokio::sync::Semaphore;
 
 use crate::config::parse_duration;
 use crate::health::{Engine, Override, OverrideError};
+use crate::reload::Reloader;
 
 /// Connections served at once; more are closed at once.
 const MAX_CONNECTIONS: usize = 64;
@@ -28,6 +30,7 @@ const MAX_BODY: usize = 64 * 1024;
 
 pub struct Api {
     engine: Arc<Engine>,
+    reloader: Arc<Reloader>,
     token: Option<String>,
 }
 
@@ -35,7 +38,11 @@ type Reply = Response<Full<Bytes>>;
 
 impl Api {
     /// Reads the token file, if one is configured.
-    pub fn new(engine: Arc<Engine>, token_file: Option<&Path>) -> Result<Api, String> {
+    pub fn new(
+        engine: Arc<Engine>,
+        reloader: Arc<Reloader>,
+        token_file: Option<&Path>,
+    ) -> Result<Api, String> {
         let token = match token_file {
             None => None,
             Some(path) => {
@@ -48,7 +55,11 @@ impl Api {
                 Some(token)
             }
         };
-        Ok(Api { engine, token })
+        Ok(Api {
+            engine,
+            reloader,
+            token,
+        })
     }
 
     async fn handle(&self, req: Request<Incoming>) -> Reply {
@@ -87,7 +98,11 @@ impl Api {
                     },
                 }
             }
-            (["healthz"] | ["api", "v1", "health-checks"], _)
+            (["api", "v1", "reload"], &Method::POST) => match self.denied(&req) {
+                Some(denied) => denied,
+                None => self.reload().await,
+            },
+            (["healthz"] | ["api", "v1", "health-checks"] | ["api", "v1", "reload"], _)
             | (["api", "v1", "health-checks", _, "override"], _) => error(
                 StatusCode::METHOD_NOT_ALLOWED,
                 format!("{method} is not allowed on {path}"),
@@ -152,6 +167,35 @@ impl Api {
                 reply(StatusCode::OK, json!({ "health_check": check }))
             }
             Err(e) => override_error(e),
+        }
+    }
+}
+
+impl Api {
+    /// What SIGHUP does; the answer says what happened: 200 with the counts, or 422 with
+    /// every error at its file and line (the data in service stays).
+    async fn reload(&self) -> Reply {
+        if !self.engine.is_ready() {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "starting: reload once the first round of health checks is done".into(),
+            );
+        }
+        match self.reloader.reload("API").await {
+            Ok(done) => reply(
+                StatusCode::OK,
+                json!({ "result": "reloaded", "zones": done.zones, "records": done.records }),
+            ),
+            Err(errors) => {
+                let errors: Vec<_> = errors
+                    .iter()
+                    .map(|d| json!({ "file": d.file, "line": d.line, "message": d.message }))
+                    .collect();
+                reply(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    json!({ "result": "rejected", "errors": errors }),
+                )
+            }
         }
     }
 }
