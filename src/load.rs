@@ -79,7 +79,6 @@ impl Content {
 pub struct Dataset {
     pub content: Arc<Content>,
     pub prepared: Vec<Prepared>,
-    pub health: HealthTable,
 }
 
 impl Dataset {
@@ -89,11 +88,7 @@ impl Dataset {
             .iter()
             .map(|p| Prepared::new(&p.groups, |check| health.healthy(check)))
             .collect();
-        Dataset {
-            content,
-            prepared,
-            health,
-        }
+        Dataset { content, prepared }
     }
 }
 
