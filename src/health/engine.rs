@@ -493,13 +493,7 @@ impl Engine {
         let mut next = state.overrides.clone();
         next.insert(id.to_string(), o.clone());
         self.save_overrides(&mut state, next)?;
-        tracing::info!(
-            check = id,
-            status = status_word(o.status),
-            reason = o.reason,
-            expires = rfc3339::format(o.expires),
-            "override set"
-        );
+        log_override_set(id, &o, "API");
         self.recompute(&mut state, "override");
         Ok(())
     }
@@ -516,7 +510,7 @@ impl Engine {
         let mut next = state.overrides.clone();
         next.remove(id);
         self.save_overrides(&mut state, next)?;
-        tracing::info!(check = id, "override cleared");
+        tracing::info!(check = id, by = "API", "override cleared");
         self.recompute(&mut state, "override cleared");
         Ok(true)
     }
@@ -548,17 +542,11 @@ impl Engine {
                 Ok(next) => {
                     for (id, o) in &next {
                         if state.overrides.get(id) != Some(o) {
-                            tracing::info!(
-                                check = id,
-                                status = status_word(o.status),
-                                reason = o.reason,
-                                expires = rfc3339::format(o.expires),
-                                "override set (overrides file)"
-                            );
+                            log_override_set(id, o, "overrides file");
                         }
                     }
                     for id in state.overrides.keys().filter(|id| !next.contains_key(*id)) {
-                        tracing::info!(check = id, "override cleared (overrides file)");
+                        tracing::info!(check = id, by = "overrides file", "override cleared");
                     }
                     state.overrides = next;
                 }
@@ -577,10 +565,10 @@ impl Engine {
             tracing::info!(check = id, reason = o.reason, "override expired");
         }
         if !expired.is_empty() {
-            if let Err(e) = store::write_overrides(&self.overrides_file, &state.overrides) {
-                tracing::warn!("cannot save {}: {e}", self.overrides_file.display());
+            let remaining = state.overrides.clone();
+            if let Err(e) = self.save_overrides(state, remaining) {
+                tracing::warn!("{e}; the expired overrides end anyway");
             }
-            state.overrides_stamp = Some(FileStamp::of(&self.overrides_file));
         }
         if edited || !expired.is_empty() {
             self.recompute(state, "override");
@@ -627,6 +615,17 @@ impl Entry {
     }
 }
 
+fn log_override_set(id: &str, o: &Override, by: &str) {
+    tracing::info!(
+        check = id,
+        by,
+        status = status_word(o.status),
+        reason = o.reason,
+        expires = rfc3339::format(o.expires),
+        "override set"
+    );
+}
+
 /// A uniform number in [0, 1).
 fn unit(draw: &mut Draw) -> f64 {
     (draw.next_u64() >> 11) as f64 / (1u64 << 53) as f64
@@ -639,7 +638,7 @@ async fn run_group(
     engine: Weak<Engine>,
     key: String,
     generation: u64,
-    prober: Result<Option<Prober>, String>,
+    prober: Result<Prober, String>,
     interval: Duration,
     delay: Duration,
     first: oneshot::Sender<()>,
@@ -653,11 +652,10 @@ async fn run_group(
     loop {
         let started = Instant::now();
         let outcome = match &prober {
-            Ok(Some(p)) => {
+            Ok(p) => {
                 let _permit = limit.acquire().await;
                 p.probe().await
             }
-            Ok(None) => return,
             Err(e) => Outcome {
                 healthy: false,
                 reason: e.clone(),

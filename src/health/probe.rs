@@ -53,10 +53,10 @@ pub struct HttpProbe {
 }
 
 impl Prober {
-    /// None for checks that are not probed (calculated).
-    pub fn new(check: &HealthCheck) -> Result<Option<Prober>, String> {
-        Ok(Some(match &check.probe {
-            Probe::Calculated { .. } => return Ok(None),
+    /// The probe of an endpoint check; calculated checks have none.
+    pub fn new(check: &HealthCheck) -> Result<Prober, String> {
+        Ok(match &check.probe {
+            Probe::Calculated { .. } => return Err("a calculated check is not probed".into()),
             Probe::Tcp { target, port } => Prober::Tcp {
                 target: target.clone(),
                 port: *port,
@@ -118,7 +118,7 @@ impl Prober {
                     overall: check.timeout,
                 })
             }
-        }))
+        })
     }
 
     pub async fn probe(&self) -> Outcome {
