@@ -12,6 +12,7 @@ pub mod geo;
 pub mod health;
 pub mod http;
 pub mod load;
+pub mod metrics;
 pub mod policy;
 pub mod reload;
 pub mod server;

@@ -6,12 +6,14 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use ::metrics::Counter;
 use hickory_proto::rr::Name;
 
 use crate::config::{Config, Region};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::geo::{GeoDb, LatencyTable};
 use crate::health::{fingerprint, HealthTable};
+use crate::metrics::{self, ZoneQueries};
 use crate::policy::file::{read_policy_file, Context};
 use crate::policy::select::Prepared;
 use crate::policy::{HealthCheck, ZonePolicies};
@@ -30,6 +32,44 @@ pub struct Content {
     /// Where clients are, when a GeoIP database is configured.
     pub geo: Option<GeoDb>,
     pub latency: LatencyTable,
+    /// Indexed like `zones.zones`.
+    pub metrics: Vec<ZoneMetrics>,
+}
+
+/// The counters of one zone: its queries, and the answers of each policy record set
+/// (indexed by group, then set).
+pub struct ZoneMetrics {
+    pub queries: ZoneQueries,
+    pub answers: Vec<Vec<Counter>>,
+}
+
+impl std::fmt::Debug for ZoneMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ZoneMetrics")
+            .field("queries", &self.queries)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ZoneMetrics {
+    fn new(origin: &Name, policies: &ZonePolicies) -> Self {
+        let zone = origin.to_string();
+        let answers = policies
+            .groups
+            .iter()
+            .map(|g| {
+                let (name, rtype) = (g.name.to_string(), g.rtype.to_string());
+                g.sets
+                    .iter()
+                    .map(|s| metrics::answer_counter(&zone, &name, &rtype, &s.set_id))
+                    .collect()
+            })
+            .collect();
+        ZoneMetrics {
+            queries: ZoneQueries::new(&zone),
+            answers,
+        }
+    }
 }
 
 impl Content {
@@ -62,6 +102,12 @@ impl Content {
             .filter(|c| ids.insert(c.id.clone()))
             .cloned()
             .collect();
+        let metrics = zones
+            .zones
+            .iter()
+            .zip(&policies)
+            .map(|(z, p)| ZoneMetrics::new(&z.origin, p))
+            .collect();
         Content {
             zones,
             policies,
@@ -69,6 +115,7 @@ impl Content {
             regions,
             geo,
             latency,
+            metrics,
         }
     }
 }

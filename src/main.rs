@@ -10,6 +10,7 @@ use hadns::dns::Responder;
 use hadns::health::{Engine, HealthTable};
 use hadns::http::{self, Api};
 use hadns::load::{load, Content, Dataset};
+use hadns::metrics::Exporter;
 use hadns::reload::{self, Reloader};
 use hadns::server::{self, Shared};
 use hadns::systemd;
@@ -24,6 +25,16 @@ use hadns::zone::FileStamp;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log lines as text (for people) or JSON (one object per line, for collectors).
+    /// The level comes from RUST_LOG (default: info).
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -32,6 +43,9 @@ enum Command {
     Serve {
         #[arg(long, default_value = "hadns.toml")]
         config: PathBuf,
+        /// Log every query (client, name, type, zone, rcode, transport) at info level.
+        #[arg(long)]
+        log_queries: bool,
     },
     /// Load and validate the config and every zone exactly as `serve` would; print each
     /// problem as file:line: message; exit non-zero on any error.
@@ -43,16 +57,23 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
     match cli.command {
         Command::Check { config } => check(&config),
-        Command::Serve { config } => serve(config),
+        Command::Serve {
+            config,
+            log_queries,
+        } => serve(config, log_queries),
     }
 }
 
@@ -100,12 +121,20 @@ fn check(config_path: &std::path::Path) -> ExitCode {
     }
 }
 
-fn serve(config_path: PathBuf) -> ExitCode {
+fn serve(config_path: PathBuf, log_queries: bool) -> ExitCode {
+    // Before anything is loaded: the zones register their counters as they load.
+    let exporter = match Exporter::install() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("hadns: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let Some(startup) = load_all(&config_path) else {
         eprintln!("hadns: not starting: fix the errors above");
         return ExitCode::FAILURE;
     };
-    match run(config_path, startup) {
+    match run(config_path, startup, exporter, log_queries) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("hadns: {e}");
@@ -114,7 +143,12 @@ fn serve(config_path: PathBuf) -> ExitCode {
     }
 }
 
-fn run(config_path: PathBuf, startup: Startup) -> Result<(), String> {
+fn run(
+    config_path: PathBuf,
+    startup: Startup,
+    exporter: Exporter,
+    log_queries: bool,
+) -> Result<(), String> {
     use tokio::signal::unix::{signal, SignalKind};
     let Startup {
         config,
@@ -128,7 +162,7 @@ fn run(config_path: PathBuf, startup: Startup) -> Result<(), String> {
     let assumed = HealthTable::assumed(&checks);
     let shared = Shared::new(
         Dataset::new(content, assumed),
-        Responder::new(&config.server),
+        Responder::new(&config.server, log_queries),
     );
     let engine = Engine::new(&config.health);
     let reloader = Arc::new(Reloader::new(
@@ -141,7 +175,9 @@ fn run(config_path: PathBuf, startup: Startup) -> Result<(), String> {
     let api = Arc::new(
         Api::new(
             engine.clone(),
+            shared.clone(),
             reloader.clone(),
+            exporter,
             config.http.token_file.as_deref(),
         )
         .map_err(|e| format!("[http] {e}"))?,
@@ -174,7 +210,8 @@ fn run(config_path: PathBuf, startup: Startup) -> Result<(), String> {
         let http_listener = tokio::net::TcpListener::bind(http_addr)
             .await
             .map_err(|e| format!("cannot listen on {http_addr} ([http] listen): {e}"))?;
-        tokio::spawn(http::serve(http_listener, api));
+        tokio::spawn(http::serve(http_listener, api.clone()));
+        tokio::spawn(http::metrics_upkeep(api));
 
         // The first round of checks without a saved state, before any answer: traffic
         // must not flap at start.

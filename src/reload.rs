@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::diag::Diagnostic;
 use crate::health::Engine;
 use crate::load::{load, Content};
+use crate::metrics;
 use crate::server::Shared;
 use crate::zone::FileStamp;
 
@@ -78,6 +79,7 @@ impl Reloader {
             records: content.zones.record_count(),
         };
         self.shared.swap(Some(content), || self.engine.table());
+        metrics::reload_done(true);
         tracing::info!(
             trigger,
             zones = done.zones,
@@ -121,6 +123,7 @@ impl Reloader {
     }
 
     fn rejected(&self, trigger: &str, errors: Vec<Diagnostic>) -> Vec<Diagnostic> {
+        metrics::reload_done(false);
         for e in &errors {
             tracing::error!("{e}");
         }

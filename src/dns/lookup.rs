@@ -14,7 +14,7 @@ use hickory_proto::rr::{Name, RData, RecordType};
 use crate::config::Coordinates;
 use crate::geo::{Location, Measured};
 use crate::load::Dataset;
-use crate::policy::select::{self, Draw, Leaf};
+use crate::policy::select::{self, Draw, Leaf, Trace};
 use crate::policy::{GeoKey, SetData, ZonePolicies};
 use crate::zone::parse::dname_target;
 use crate::zone::{label_offsets, name_key, Node, RRset, Zone};
@@ -28,6 +28,17 @@ pub enum Rcode {
     NxDomain = 3,
     Refused = 5,
     YxDomain = 6,
+}
+
+impl Rcode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Rcode::NoError => "NOERROR",
+            Rcode::NxDomain => "NXDOMAIN",
+            Rcode::Refused => "REFUSED",
+            Rcode::YxDomain => "YXDOMAIN",
+        }
+    }
 }
 
 /// One RRset as it will be written: the owner may be the query name (case as asked)
@@ -62,6 +73,10 @@ pub struct Client {
 #[derive(Debug)]
 pub struct Answer<'z> {
     pub rcode: Rcode,
+    /// The zone that answered (an index into the zone set), if any.
+    pub zone: Option<usize>,
+    /// The policy record sets that supplied data, as (group, set) of that zone.
+    pub sets: Vec<(usize, usize)>,
     /// Set when a policy that depends on the client chose part of the answer: the ECS
     /// scope to return (RFC 7871 §7.2.1). Never longer than the client's prefix.
     pub client_scope: Option<u8>,
@@ -77,6 +92,8 @@ impl Answer<'_> {
     fn new(rcode: Rcode) -> Self {
         Answer {
             rcode,
+            zone: None,
+            sets: Vec::new(),
             client_scope: None,
             authoritative: false,
             referral: false,
@@ -99,14 +116,15 @@ enum Landing<'z> {
 }
 
 /// Answers `qname`/`qtype`. `minimal_any` is set for UDP, where ANY gets one RRset
-/// (RFC 8482) instead of everything.
-pub fn resolve<'z>(
+/// (RFC 8482) instead of everything. `trace` sees every policy decision.
+pub fn resolve<'z, T: Trace>(
     data: &'z Dataset,
     client: &Client,
     qname: &Name,
     qtype: RecordType,
     minimal_any: bool,
     draw: &mut Draw,
+    trace: &mut T,
 ) -> Answer<'z> {
     let zones = &data.zones;
     let key = name_key(qname);
@@ -135,9 +153,11 @@ pub fn resolve<'z>(
         qtype,
         minimal_any,
         draw,
+        trace,
     };
     let mut ans = Answer::new(Rcode::NoError);
     ans.authoritative = true;
+    ans.zone = Some(zone_index);
     let mut name = qname.clone();
     let mut seen: Vec<Box<[u8]>> = Vec::new();
     for n in 0..=MAX_CHAIN {
@@ -157,7 +177,7 @@ pub fn resolve<'z>(
 }
 
 /// What every step of a chain answers from.
-struct Step<'z, 'q> {
+struct Step<'z, 'q, T> {
     data: &'z Dataset,
     zone: &'z Zone,
     policies: &'z ZonePolicies,
@@ -166,9 +186,10 @@ struct Step<'z, 'q> {
     qtype: RecordType,
     minimal_any: bool,
     draw: &'q mut Draw,
+    trace: &'q mut T,
 }
 
-impl<'z> Step<'z, '_> {
+impl<'z, T: Trace> Step<'z, '_, T> {
     /// One step of a chain; returns the next name when the answer is an alias to follow.
     fn answer(
         &mut self,
@@ -270,7 +291,9 @@ impl<'z> Step<'z, '_> {
         let group = node.dynamic(rtype)? as usize;
         let cx = PolicyContext::new(self);
         let prepared = &self.data.prepared[self.zone_index];
-        let leaves = select::select(&self.policies.groups, prepared, group, &cx, self.draw);
+        let groups = &self.policies.groups;
+        let leaves = select::select(groups, prepared, group, &cx, self.draw, self.trace);
+        ans.sets.extend(leaves.iter().map(|l| (l.group, l.set)));
         if let Some(scope) = cx.scope.get() {
             ans.client_scope = Some(ans.client_scope.map_or(scope, |s| s.max(scope)));
         }
@@ -285,12 +308,9 @@ impl<'z> Step<'z, '_> {
         rtype: RecordType,
         owner: &Name,
     ) -> Option<RRsetOut<'z>> {
-        let mut parts = leaves.iter().filter_map(|leaf| match leaf {
-            Leaf::Values(s) => match &s.data {
-                SetData::Values { ttl, rdatas } => Some((*ttl, &rdatas[..])),
-                SetData::Alias { .. } => None,
-            },
-            Leaf::Plain(target) => self
+        let mut parts = leaves.iter().filter_map(|leaf| match leaf.data {
+            SetData::Values { ttl, rdatas } => Some((*ttl, &rdatas[..])),
+            SetData::Alias { target, .. } => self
                 .zone
                 .node(&name_key(target))
                 .and_then(|n| n.rrset(rtype))
@@ -327,7 +347,7 @@ struct PolicyContext<'z, 'q> {
 }
 
 impl<'z, 'q> PolicyContext<'z, 'q> {
-    fn new(step: &Step<'z, 'q>) -> Self {
+    fn new<T>(step: &Step<'z, 'q, T>) -> Self {
         PolicyContext {
             data: step.data,
             policies: step.policies,

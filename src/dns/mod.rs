@@ -1,5 +1,6 @@
 //! The query path: bytes in, bytes out. Transport-agnostic; `server` owns the sockets.
 
+pub mod explain;
 pub mod lookup;
 pub mod request;
 pub mod response;
@@ -11,6 +12,7 @@ use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
 use crate::config::ServerConfig;
 use crate::load::Dataset;
+use crate::metrics::{Outcome, ZoneQueries};
 use crate::policy::select::Draw;
 use lookup::{Client, Rcode};
 use request::{Reject, RCODE_FORMERR};
@@ -35,19 +37,29 @@ pub enum Transport {
 pub struct Responder {
     pub nsid: Option<Vec<u8>>,
     pub max_udp_payload: u16,
+    /// Log a line per query (`--log-queries`).
+    pub log_queries: bool,
+}
+
+/// What one packet got, for the metrics and the query log.
+struct Handled {
+    zone: Option<usize>,
+    qtype: Option<u16>,
+    outcome: Outcome,
 }
 
 impl Responder {
-    pub fn new(server: &ServerConfig) -> Self {
+    pub fn new(server: &ServerConfig, log_queries: bool) -> Self {
         Responder {
             nsid: server.nsid.as_ref().map(|n| n.as_bytes().to_vec()),
             max_udp_payload: server.max_udp_payload,
+            log_queries,
         }
     }
 
-    /// Answers one packet from `peer` into `out`. Returns false when the packet gets no
-    /// reply at all (too short to carry an ID, or itself a response). `draw` is the
-    /// caller's randomness for weighted and multivalue answers.
+    /// Answers one packet from `peer` into `out`, and counts it. Returns false when the
+    /// packet gets no reply at all (too short to carry an ID, or itself a response).
+    /// `draw` is the caller's randomness for weighted and multivalue answers.
     pub fn handle(
         &self,
         packet: &[u8],
@@ -57,9 +69,35 @@ impl Responder {
         draw: &mut Draw,
         out: &mut Vec<u8>,
     ) -> bool {
+        let handled = self.respond(packet, transport, peer, data, draw, out);
+        let queries = match handled.zone {
+            Some(z) => &data.metrics[z].queries,
+            None => ZoneQueries::other(),
+        };
+        queries.count(handled.qtype, handled.outcome, transport == Transport::Tcp);
+        if self.log_queries {
+            log_query(packet, transport, peer, data, &handled);
+        }
+        handled.outcome != Outcome::Dropped
+    }
+
+    fn respond(
+        &self,
+        packet: &[u8],
+        transport: Transport,
+        peer: IpAddr,
+        data: &Dataset,
+        draw: &mut Draw,
+        out: &mut Vec<u8>,
+    ) -> Handled {
+        let mut handled = Handled {
+            zone: None,
+            qtype: None,
+            outcome: Outcome::Dropped,
+        };
         let req = match request::parse(packet) {
             Ok(r) => r,
-            Err(Reject::Drop) => return false,
+            Err(Reject::Drop) => return handled,
             Err(Reject::Error {
                 id,
                 opcode,
@@ -73,10 +111,13 @@ impl Responder {
                     rd,
                     cd: false,
                 };
+                handled.qtype = question.map(|(_, qtype, _)| qtype);
+                handled.outcome = Outcome::Rcode(rcode);
                 encode_error(out, echo, question, rcode, None);
-                return true;
+                return handled;
             }
         };
+        handled.qtype = Some(req.qtype);
         let echo = Echo {
             id: req.id,
             opcode: req.opcode,
@@ -88,6 +129,11 @@ impl Responder {
             .edns
             .as_ref()
             .map(|e| edns_reply(e, self.max_udp_payload, self.nsid.as_deref()));
+        let mut error = |rcode: u16, edns: Option<EdnsReply<'_>>| {
+            let extended = edns.map_or(0, |e| u16::from(e.extended_rcode) << 4);
+            encode_error(out, echo, question, rcode, edns);
+            Outcome::Rcode(extended | rcode)
+        };
 
         if let Some(client) = &req.edns {
             if client.version != 0 {
@@ -96,23 +142,23 @@ impl Responder {
                     nsid: None,
                     ..edns.expect("EDNS present")
                 };
-                encode_error(out, echo, question, 0, Some(reply));
-                return true;
+                handled.outcome = error(0, Some(reply));
+                return handled;
             }
         }
         let qtype = RecordType::from(req.qtype);
         if qtype == RecordType::OPT {
-            encode_error(out, echo, question, RCODE_FORMERR, edns);
-            return true;
+            handled.outcome = error(RCODE_FORMERR, edns);
+            return handled;
         }
         // Other classes, and zone transfers, which hadns does not offer.
         if req.qclass != CLASS_IN || matches!(qtype, RecordType::AXFR | RecordType::IXFR) {
-            encode_error(out, echo, question, Rcode::Refused as u16, edns);
-            return true;
+            handled.outcome = error(Rcode::Refused as u16, edns);
+            return handled;
         }
         let Ok(qname) = Name::read(&mut BinDecoder::new(req.qname)) else {
-            encode_error(out, echo, question, RCODE_FORMERR, edns);
-            return true;
+            handled.outcome = error(RCODE_FORMERR, edns);
+            return handled;
         };
 
         let limit = match (transport, &req.edns) {
@@ -132,14 +178,13 @@ impl Responder {
                 prefix: if peer.is_ipv4() { 32 } else { 128 },
             },
         };
-        let answer = lookup::resolve(
-            data,
-            &client,
-            &qname,
-            qtype,
-            transport == Transport::Udp,
-            draw,
-        );
+        let udp = transport == Transport::Udp;
+        let answer = lookup::resolve(data, &client, &qname, qtype, udp, draw, &mut ());
+        if let Some(z) = answer.zone {
+            for &(group, set) in &answer.sets {
+                data.metrics[z].answers[group][set].increment(1);
+            }
+        }
         let edns = edns.map(|mut e| {
             if let Some((_, scope)) = &mut e.client_subnet {
                 *scope = answer.client_scope.unwrap_or(0);
@@ -154,6 +199,34 @@ impl Responder {
             edns,
             limit,
         );
-        true
+        Handled {
+            zone: answer.zone,
+            qtype: Some(req.qtype),
+            outcome: Outcome::Rcode(answer.rcode as u16),
+        }
     }
+}
+
+/// One line per query, for `--log-queries`: off the fast path, so it re-reads the name.
+fn log_query(packet: &[u8], transport: Transport, peer: IpAddr, data: &Dataset, h: &Handled) {
+    let qname = request::parse(packet)
+        .ok()
+        .and_then(|r| Name::read(&mut BinDecoder::new(r.qname)).ok())
+        .map_or_else(|| "-".to_owned(), |n| n.to_string());
+    let qtype = h
+        .qtype
+        .map_or_else(|| "-".to_owned(), |t| RecordType::from(t).to_string());
+    let zone = h.zone.map_or_else(
+        || "-".to_owned(),
+        |z| data.zones.zones[z].origin.to_string(),
+    );
+    tracing::info!(
+        client = %peer,
+        qname,
+        qtype,
+        zone,
+        rcode = h.outcome.name(),
+        transport = if transport == Transport::Tcp { "tcp" } else { "udp" },
+        "query"
+    );
 }

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
+use ::metrics::Histogram;
 use serde::Serialize;
 use tokio::sync::{oneshot, watch, Notify, Semaphore};
 
@@ -22,6 +23,7 @@ use super::probe::{Outcome, Prober};
 use super::store::{self, rfc3339, Override, Saved};
 use super::{evaluate, fingerprint, probe_key, status_word, HealthTable};
 use crate::config::HealthConfig;
+use crate::metrics;
 use crate::policy::select::Draw;
 use crate::policy::{HealthCheck, Probe, Target};
 use crate::zone::FileStamp;
@@ -78,6 +80,8 @@ struct Entry {
     /// The status in effect (after inversion, calculation and overrides), and since when.
     effective: Option<bool>,
     since: SystemTime,
+    /// Probe durations, for the metrics.
+    durations: Histogram,
 }
 
 struct Group {
@@ -336,6 +340,7 @@ impl Engine {
                 continue;
             };
             let threshold = e.threshold;
+            e.durations.record(outcome.latency);
             e.last = Some(result.clone());
             match e.measured {
                 Some(status) if status == outcome.healthy => e.streak = 0,
@@ -389,13 +394,16 @@ impl Engine {
         let now = SystemTime::now();
         for (id, was, now_healthy, reason) in changes {
             match was {
-                Some(was) => tracing::info!(
-                    check = id,
-                    from = status_word(was),
-                    to = status_word(now_healthy),
-                    reason,
-                    "health check status changed"
-                ),
+                Some(was) => {
+                    metrics::check_transition(&id, now_healthy);
+                    tracing::info!(
+                        check = id,
+                        from = status_word(was),
+                        to = status_word(now_healthy),
+                        reason,
+                        "health check status changed"
+                    )
+                }
                 None => tracing::debug!(
                     check = id,
                     status = status_word(now_healthy),
@@ -611,6 +619,7 @@ impl Entry {
             last: None,
             effective: None,
             since: now,
+            durations: metrics::probe_duration(&c.id),
         }
     }
 }

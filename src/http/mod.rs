@@ -1,10 +1,11 @@
-//! The HTTP API on `[http] listen`: readiness, health-check status, manual overrides,
-//! reload.
+//! The HTTP API on `[http] listen`: Prometheus metrics, readiness, health-check status,
+//! explain, manual overrides, reload.
 //!
 //! Reads are open; writes need `Authorization: Bearer <token>` with the token of
 //! `[http] token_file`, and without a configured token they always answer 403.
 
 use std::convert::Infallible;
+use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -18,8 +19,11 @@ use serde_json::json;
 use tokio::sync::Semaphore;
 
 use crate::config::parse_duration;
+use crate::dns::explain;
 use crate::health::{Engine, Override, OverrideError};
+use crate::metrics::{Exporter, Gauges};
 use crate::reload::Reloader;
+use crate::server::Shared;
 
 /// Connections served at once; more are closed at once.
 const MAX_CONNECTIONS: usize = 64;
@@ -27,10 +31,14 @@ const MAX_CONNECTIONS: usize = 64;
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECTION_LIMIT: Duration = Duration::from_secs(60);
 const MAX_BODY: usize = 64 * 1024;
+/// How often recorded probe durations are folded into their histograms.
+const UPKEEP: Duration = Duration::from_secs(5);
 
 pub struct Api {
     engine: Arc<Engine>,
+    shared: Arc<Shared>,
     reloader: Arc<Reloader>,
+    exporter: Exporter,
     token: Option<String>,
 }
 
@@ -40,7 +48,9 @@ impl Api {
     /// Reads the token file, if one is configured.
     pub fn new(
         engine: Arc<Engine>,
+        shared: Arc<Shared>,
         reloader: Arc<Reloader>,
+        exporter: Exporter,
         token_file: Option<&Path>,
     ) -> Result<Api, String> {
         let token = match token_file {
@@ -57,16 +67,20 @@ impl Api {
         };
         Ok(Api {
             engine,
+            shared,
             reloader,
+            exporter,
             token,
         })
     }
 
-    async fn handle(&self, req: Request<Incoming>) -> Reply {
+    async fn handle(&self, req: Request<Incoming>, caller: IpAddr) -> Reply {
         let path = req.uri().path().to_string();
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
         let method = req.method().clone();
         match (segments.as_slice(), &method) {
+            (["metrics"], &Method::GET) => self.metrics(),
+            (["api", "v1", "explain"], &Method::GET) => self.explain(req.uri().query(), caller),
             (["healthz"], &Method::GET) => match self.engine.is_ready() {
                 true => text(StatusCode::OK, "ok\n"),
                 false => text(
@@ -102,7 +116,10 @@ impl Api {
                 Some(denied) => denied,
                 None => self.reload().await,
             },
-            (["healthz"] | ["api", "v1", "health-checks"] | ["api", "v1", "reload"], _)
+            (
+                ["metrics"] | ["healthz"] | ["api", "v1", "health-checks" | "reload" | "explain"],
+                _,
+            )
             | (["api", "v1", "health-checks", _, "override"], _) => error(
                 StatusCode::METHOD_NOT_ALLOWED,
                 format!("{method} is not allowed on {path}"),
@@ -172,6 +189,60 @@ impl Api {
 }
 
 impl Api {
+    /// The Prometheus exposition, its gauges read from the state now.
+    fn metrics(&self) -> Reply {
+        let checks = self.engine.report();
+        let data = self.shared.data.load();
+        let gauges = Gauges {
+            overrides_active: checks.iter().filter(|c| c.forced.is_some()).count(),
+            checks: checks
+                .into_iter()
+                .map(|c| (c.id, c.status == "healthy"))
+                .collect(),
+            zones: data
+                .zones
+                .zones
+                .iter()
+                .map(|z| (z.origin.to_string(), z.serial))
+                .collect(),
+        };
+        let mut r = Response::new(Full::new(Bytes::from(self.exporter.render(&gauges))));
+        r.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        );
+        r
+    }
+
+    fn explain(&self, query: Option<&str>, caller: IpAddr) -> Reply {
+        let params: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+        let param = |key: &str| {
+            params
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        if let Some((k, _)) = params
+            .iter()
+            .find(|(k, _)| !matches!(k.as_str(), "name" | "type" | "client"))
+        {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("unknown parameter {k:?}: use name, type and client"),
+            );
+        }
+        match explain::parse_query(param("name"), param("type"), param("client"), caller) {
+            Ok((name, rtype, client)) => {
+                let data = self.shared.data.load();
+                let explained = explain::explain(&data, &name, rtype, client);
+                reply(StatusCode::OK, json!(explained))
+            }
+            Err(e) => error(StatusCode::BAD_REQUEST, e),
+        }
+    }
+
     /// What SIGHUP does; the answer says what happened: 200 with the counts, or 422 with
     /// every error at its file and line (the data in service stays).
     async fn reload(&self) -> Reply {
@@ -262,8 +333,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 pub async fn serve(listener: tokio::net::TcpListener, api: Arc<Api>) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
-        let stream = match listener.accept().await {
-            Ok((s, _)) => s,
+        let (stream, caller) = match listener.accept().await {
+            Ok((s, peer)) => (s, peer.ip()),
             Err(e) => {
                 // Out of file descriptors and the like: back off rather than spin.
                 tracing::warn!("http accept: {e}");
@@ -278,7 +349,7 @@ pub async fn serve(listener: tokio::net::TcpListener, api: Arc<Api>) {
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
                 let api = api.clone();
-                async move { Ok::<_, Infallible>(api.handle(req).await) }
+                async move { Ok::<_, Infallible>(api.handle(req, caller).await) }
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -287,5 +358,13 @@ pub async fn serve(listener: tokio::net::TcpListener, api: Arc<Api>) {
             let _ = tokio::time::timeout(CONNECTION_LIMIT, conn).await;
             drop(slot);
         });
+    }
+}
+
+/// Keeps the metrics' histograms folded between scrapes.
+pub async fn metrics_upkeep(api: Arc<Api>) {
+    loop {
+        tokio::time::sleep(UPKEEP).await;
+        api.exporter.run_upkeep();
     }
 }

@@ -6,7 +6,7 @@
 
 use hickory_proto::rr::{Name, RecordType};
 
-use super::{FailoverRole, GeoKey, PolicyGroup, PolicySet, Routing, SetData};
+use super::{FailoverRole, GeoKey, PolicyGroup, Routing, SetData};
 use crate::config::Coordinates;
 
 /// Multivalue answers carry at most this many sets.
@@ -40,6 +40,9 @@ struct PreparedGroup {
     /// Each alias set's target group, when the target is a policy group.
     alias: Vec<Option<usize>>,
     choice: Choice,
+    /// Why, for `explain`: the rule that applied, and whether it was the last resort.
+    rule: &'static str,
+    last_resort: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -85,11 +88,13 @@ impl Prepared {
             .zip(healthy)
             .map(|((g, alias), healthy)| {
                 let healthy = healthy.expect("computed above");
-                let choice = choice(g, &healthy);
+                let (choice, rule, last_resort) = choice(g, &healthy);
                 PreparedGroup {
                     healthy,
                     alias,
                     choice,
+                    rule,
+                    last_resort,
                 }
             })
             .collect();
@@ -128,21 +133,24 @@ fn set_health(
     memo[gi] = Some(flags);
 }
 
-/// The health-only part of each policy (reference §2, §3.2).
-fn choice(g: &PolicyGroup, healthy: &[bool]) -> Choice {
+/// The health-only part of each policy (reference §2, §3.2), with the rule that made
+/// it and whether that was the last resort.
+fn choice(g: &PolicyGroup, healthy: &[bool]) -> (Choice, &'static str, bool) {
     let sets = &g.sets;
     match sets[0].routing {
         Routing::Failover(_) => {
             let role = |r| sets.iter().position(|s| s.routing == Routing::Failover(r));
             let primary = role(FailoverRole::Primary).unwrap_or(0);
             let secondary = role(FailoverRole::Secondary).unwrap_or(primary);
-            // Both down: the primary (last resort).
-            let pick = if healthy[primary] || !healthy[secondary] {
-                primary
+            if healthy[primary] {
+                (Choice::Fixed(primary), "the primary is healthy", false)
+            } else if healthy[secondary] {
+                let rule = "the primary is unhealthy and the secondary healthy";
+                (Choice::Fixed(secondary), rule, false)
             } else {
-                secondary
-            };
-            Choice::Fixed(pick)
+                let rule = "both are unhealthy: the primary answers (last resort)";
+                (Choice::Fixed(primary), rule, true)
+            }
         }
         Routing::Weighted(_) => {
             let weight = |i: usize| match sets[i].routing {
@@ -158,35 +166,50 @@ fn choice(g: &PolicyGroup, healthy: &[bool]) -> Choice {
             };
             // Healthy positive weights; else healthy zero weights, uniformly; else
             // (nothing healthy) by weight over all, uniformly if all weights are zero.
-            let (pool, by_weight) = match (healthy_of(true), healthy_of(false)) {
-                (p, _) if !p.is_empty() => (p, true),
-                (_, z) if !z.is_empty() => (z, false),
+            let (pool, by_weight, rule, last_resort) = match (healthy_of(true), healthy_of(false)) {
+                (p, _) if !p.is_empty() => {
+                    (p, true, "a weighted draw among the healthy sets", false)
+                }
+                (_, z) if !z.is_empty() => (
+                    z,
+                    false,
+                    "no healthy set has a weight above 0: an even draw among the healthy ones",
+                    false,
+                ),
                 _ if all.iter().any(|&i| weight(i) > 0) => (
                     all.iter().copied().filter(|&i| weight(i) > 0).collect(),
                     true,
+                    "no set is healthy: a weighted draw among all (last resort)",
+                    true,
                 ),
-                _ => (all.clone(), false),
+                _ => (
+                    all.clone(),
+                    false,
+                    "no set is healthy: an even draw among all (last resort)",
+                    true,
+                ),
             };
             let mut end = 0;
-            Choice::Weighted(
-                pool.into_iter()
-                    .map(|i| {
-                        end += if by_weight { weight(i) } else { 1 };
-                        (end, i)
-                    })
-                    .collect(),
-            )
+            let cumulative = pool
+                .into_iter()
+                .map(|i| {
+                    end += if by_weight { weight(i) } else { 1 };
+                    (end, i)
+                })
+                .collect();
+            (Choice::Weighted(cumulative), rule, last_resort)
         }
         Routing::Multivalue => {
             let up: Vec<usize> = (0..sets.len()).filter(|&i| healthy[i]).collect();
-            // All down: up to eight of them anyway.
-            Choice::Multivalue(if up.is_empty() {
-                (0..sets.len()).collect()
+            if up.is_empty() {
+                let rule = "no set is healthy: up to eight of all, at random (last resort)";
+                (Choice::Multivalue((0..sets.len()).collect()), rule, true)
             } else {
-                up
-            })
+                let rule = "up to eight healthy sets, at random";
+                (Choice::Multivalue(up), rule, false)
+            }
         }
-        _ => Choice::ByClient,
+        _ => (Choice::ByClient, "", false),
     }
 }
 
@@ -224,29 +247,62 @@ impl Draw {
     }
 }
 
-/// What a selection resolves to: sets with values, or plain zone data to read.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Leaf<'p> {
-    Values(&'p PolicySet),
-    Plain(&'p Name),
+/// A set that answers: its values, or (an alias to a name without a policy) the plain
+/// zone data at its target.
+#[derive(Debug, Clone, Copy)]
+pub struct Leaf<'p> {
+    pub group: usize,
+    pub set: usize,
+    pub data: &'p SetData,
+}
+
+/// Watches a selection: `explain` records every decision; the query path passes `()`,
+/// for which nothing is built.
+pub trait Trace {
+    /// Whether `decided` is wanted; a `Decision` is built only then.
+    const DETAILED: bool = false;
+    fn decided(&mut self, _decision: Decision<'_>) {}
+}
+
+/// Selection untraced.
+impl Trace for () {}
+
+/// How one group chose.
+#[derive(Debug, Clone)]
+pub struct Decision<'p> {
+    pub group: usize,
+    /// Each set's health (for an alias that evaluates target health, its target's).
+    pub healthy: &'p [bool],
+    /// The candidates in the order the policy tries them, with the client's rank for
+    /// latency (ms or km), geoproximity (km after bias), geolocation (0 = most specific)
+    /// and IP-based (0 = the client's location, 1 = the default). Empty for failover,
+    /// weighted and multivalue, which consider every set.
+    pub ranked: Vec<(usize, f64)>,
+    /// The sets picked; one unless multivalue.
+    pub picked: Vec<usize>,
+    pub rule: &'static str,
+    pub last_resort: bool,
 }
 
 /// The answer for group `gi` of `groups`: one leaf, or up to eight for multivalue.
 /// Empty only when a geolocation or IP-based group has no set for this client and no
 /// default (NODATA).
-pub fn select<'p, C: Context>(
+pub fn select<'p, C: Context, T: Trace>(
     groups: &'p [PolicyGroup],
-    prepared: &Prepared,
+    prepared: &'p Prepared,
     gi: usize,
     cx: &C,
     draw: &mut Draw,
+    trace: &mut T,
 ) -> Vec<Leaf<'p>> {
     let (g, p) = (&groups[gi], &prepared.groups[gi]);
-    let pick = match &p.choice {
-        Choice::Fixed(i) => *i,
+    let mut ranked = Vec::new();
+    let (picks, rule, last_resort) = match &p.choice {
+        Choice::Fixed(i) => (vec![*i], p.rule, p.last_resort),
         Choice::Weighted(cum) => {
             let x = draw.below(cum.last().map_or(1, |c| c.0));
-            cum[cum.partition_point(|c| c.0 <= x)].1
+            let i = cum[cum.partition_point(|c| c.0 <= x)].1;
+            (vec![i], p.rule, p.last_resort)
         }
         Choice::Multivalue(pool) => {
             let mut pool = pool.clone();
@@ -258,43 +314,79 @@ pub fn select<'p, C: Context>(
                 }
                 pool.truncate(MULTIVALUE_MAX);
             }
-            return pool.into_iter().map(|i| Leaf::Values(&g.sets[i])).collect();
+            (pool, p.rule, p.last_resort)
         }
         Choice::ByClient => {
-            let order = client_order(g, cx);
-            let Some(&first) = order.first() else {
-                return Vec::new();
-            };
+            ranked = client_order(g, cx);
+            let rule = client_rule(&g.sets[0].routing);
             // Last resort: all count as healthy, the policy's first choice.
-            order
-                .iter()
-                .copied()
-                .find(|&i| p.healthy[i])
-                .unwrap_or(first)
+            match ranked.iter().find(|&&(i, _)| p.healthy[i]) {
+                Some(&(i, _)) => (vec![i], rule, false),
+                None => match ranked.first() {
+                    Some(&(i, _)) => (
+                        vec![i],
+                        "none of the client's candidates is healthy: the first (last resort)",
+                        true,
+                    ),
+                    None => (
+                        Vec::new(),
+                        "no set for this client and no default: no data",
+                        false,
+                    ),
+                },
+            }
         }
     };
-    let s = &g.sets[pick];
-    match (&s.data, p.alias[pick]) {
-        (SetData::Alias { .. }, Some(target)) => select(groups, prepared, target, cx, draw),
-        (SetData::Alias { target, .. }, None) => vec![Leaf::Plain(target)],
-        (SetData::Values { .. }, _) => vec![Leaf::Values(s)],
+    if T::DETAILED {
+        trace.decided(Decision {
+            group: gi,
+            healthy: &p.healthy,
+            ranked,
+            picked: picks.clone(),
+            rule,
+            last_resort,
+        });
+    }
+    let mut leaves = Vec::with_capacity(picks.len());
+    for pick in picks {
+        match p.alias[pick] {
+            // Only an alias is followed, and only to a group, never to itself.
+            Some(target) => leaves.extend(select(groups, prepared, target, cx, draw, trace)),
+            None => leaves.push(Leaf {
+                group: gi,
+                set: pick,
+                data: &g.sets[pick].data,
+            }),
+        }
+    }
+    leaves
+}
+
+/// The rule by which a client-dependent policy picks, when a candidate is healthy.
+fn client_rule(routing: &Routing) -> &'static str {
+    match routing {
+        Routing::Latency(_) => "the healthy region with the lowest latency to the client",
+        Routing::Geoproximity(_) => "the healthy set nearest the client, after bias",
+        Routing::Geo(_) => "the most specific healthy location that contains the client",
+        Routing::Cidr(_) => "the client's CIDR location if healthy, else the default",
+        _ => "the first healthy set",
     }
 }
 
 /// The sets of a client-dependent group in the order the policy tries them for this
-/// client (geolocation and IP-based: only the sets that apply).
-fn client_order<C: Context>(g: &PolicyGroup, cx: &C) -> Vec<usize> {
+/// client, with their rank (geolocation and IP-based: only the sets that apply).
+fn client_order<C: Context>(g: &PolicyGroup, cx: &C) -> Vec<(usize, f64)> {
     let sets = &g.sets;
-    let all = || (0..sets.len()).collect::<Vec<_>>();
+    let all = || (0..sets.len()).map(|i| (i, i as f64)).collect::<Vec<_>>();
     // Each set's rank computed once, then a stable sort (ties keep declaration order).
     let ranked = |rank: &dyn Fn(&Routing) -> f64| {
-        let mut keyed: Vec<(f64, usize)> = sets
+        let mut keyed: Vec<(usize, f64)> = sets
             .iter()
             .enumerate()
-            .map(|(i, s)| (rank(&s.routing), i))
+            .map(|(i, s)| (i, rank(&s.routing)))
             .collect();
-        keyed.sort_by(|a, b| a.0.total_cmp(&b.0));
-        keyed.into_iter().map(|(_, i)| i).collect()
+        keyed.sort_by(|a, b| a.1.total_cmp(&b.1));
+        keyed
     };
     match &sets[0].routing {
         Routing::Latency(_) => ranked(&|r| match r {
@@ -311,9 +403,11 @@ fn client_order<C: Context>(g: &PolicyGroup, cx: &C) -> Vec<usize> {
         Routing::Geo(_) => cx
             .geo_chain()
             .iter()
-            .filter_map(|key| {
+            .enumerate()
+            .filter_map(|(rank, key)| {
                 sets.iter()
                     .position(|s| s.routing == Routing::Geo(key.clone()))
+                    .map(|i| (i, rank as f64))
             })
             .collect(),
         Routing::Cidr(_) => {
@@ -323,7 +417,11 @@ fn client_order<C: Context>(g: &PolicyGroup, cx: &C) -> Vec<usize> {
                     .position(|s| matches!(&s.routing, Routing::Cidr(Some(l)) if l == loc))
             });
             let default = sets.iter().position(|s| s.routing == Routing::Cidr(None));
-            matched.into_iter().chain(default).collect()
+            let matched = matched.map(|i| (i, 0.0));
+            matched
+                .into_iter()
+                .chain(default.map(|i| (i, 1.0)))
+                .collect()
         }
         // Failover, weighted and multivalue are prepared; in declaration order otherwise.
         _ => all(),
@@ -353,7 +451,7 @@ pub fn great_circle_km(a: Coordinates, b: Coordinates) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::Proximity;
+    use crate::policy::{PolicySet, Proximity};
     use hickory_proto::rr::RData;
     use std::collections::HashMap;
     use std::str::FromStr;
@@ -436,18 +534,21 @@ mod tests {
         }
     }
 
-    fn ids(leaves: &[Leaf<'_>]) -> Vec<String> {
+    fn ids(groups: &[PolicyGroup], leaves: &[Leaf<'_>]) -> Vec<String> {
         leaves
             .iter()
-            .map(|l| match l {
-                Leaf::Values(s) => s.set_id.clone(),
-                Leaf::Plain(n) => n.to_string(),
+            .map(|l| match l.data {
+                SetData::Values { .. } => groups[l.group].sets[l.set].set_id.clone(),
+                SetData::Alias { target, .. } => target.to_string(),
             })
             .collect()
     }
 
     fn pick(w: &World, g: usize) -> Vec<String> {
-        ids(&select(&w.groups, &w.prepared(), g, w, &mut Draw::new(7)))
+        ids(
+            &w.groups,
+            &select(&w.groups, &w.prepared(), g, w, &mut Draw::new(7), &mut ()),
+        )
     }
 
     /// Golden case 1: the failover table.
@@ -485,7 +586,10 @@ mod tests {
         let mut counts = HashMap::new();
         let prepared = w.prepared();
         for _ in 0..draws {
-            for id in ids(&select(&w.groups, &prepared, g, w, &mut d)) {
+            for id in ids(
+                &w.groups,
+                &select(&w.groups, &prepared, g, w, &mut d, &mut ()),
+            ) {
                 *counts.entry(id).or_insert(0) += 1;
             }
         }

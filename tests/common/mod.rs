@@ -17,6 +17,9 @@ pub struct Server {
     pub port: u16,
     /// The HTTP API's port.
     pub http_port: u16,
+    /// Arguments after `serve --config FILE`, and environment variables.
+    args: Vec<String>,
+    env: Vec<(String, String)>,
     child: Child,
 }
 
@@ -67,13 +70,31 @@ impl Server {
         extra: &str,
         files: &[(&str, &[u8])],
     ) -> Server {
-        Server::launch(zones, extra, files, true)
+        Server::launch(zones, extra, files, true, Launch::default())
+    }
+
+    /// As [`Server::start_with_files`], with more command-line arguments and environment.
+    pub fn start_with_args(
+        zones: &[(&str, &str)],
+        extra: &str,
+        files: &[(&str, &[u8])],
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Server {
+        let launch = Launch {
+            args: args.iter().map(|a| a.to_string()).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        Server::launch(zones, extra, files, true, launch)
     }
 
     /// As [`Server::start_with_files`], but returns as soon as the HTTP API listens,
     /// which is before DNS answers.
     pub fn start_http_only(zones: &[(&str, &str)], extra: &str) -> Server {
-        Server::launch(zones, extra, &[], false)
+        Server::launch(zones, extra, &[], false, Launch::default())
     }
 
     fn launch(
@@ -81,6 +102,7 @@ impl Server {
         extra: &str,
         files: &[(&str, &[u8])],
         wait_for_dns: bool,
+        launch: Launch,
     ) -> Server {
         let dir = tempfile::tempdir().unwrap();
         for (name, bytes) in files {
@@ -107,13 +129,7 @@ impl Server {
             )
             .unwrap();
             let log = std::fs::File::create(dir.path().join("hadns.log")).unwrap();
-            let mut child = Command::new(hadns_bin())
-                .args(["serve", "--config"])
-                .arg(dir.path().join("hadns.toml"))
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .unwrap();
+            let mut child = launch.spawn(&dir.path().join("hadns.toml"), log);
             let start = Instant::now();
             while start.elapsed() < DEADLINE {
                 if let Ok(Some(_)) = child.try_wait() {
@@ -128,6 +144,8 @@ impl Server {
                         dir,
                         port,
                         http_port,
+                        args: launch.args,
+                        env: launch.env,
                         child,
                     };
                 }
@@ -150,13 +168,11 @@ impl Server {
             .append(true)
             .open(self.dir.path().join("hadns.log"))
             .unwrap();
-        self.child = Command::new(hadns_bin())
-            .args(["serve", "--config"])
-            .arg(self.config_path())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
+        let launch = Launch {
+            args: self.args.clone(),
+            env: self.env.clone(),
+        };
+        self.child = launch.spawn(&self.config_path(), log);
         let port = self.port;
         wait_for("hadns to answer after a restart", || ready(port));
     }
@@ -229,6 +245,27 @@ impl Server {
 
     pub fn udp(&self, packet: &[u8]) -> Option<Vec<u8>> {
         udp_exchange(self.addr(), packet)
+    }
+}
+
+/// How the binary is started, beyond `serve --config FILE`.
+#[derive(Default)]
+struct Launch {
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+impl Launch {
+    fn spawn(&self, config: &Path, log: std::fs::File) -> Child {
+        Command::new(hadns_bin())
+            .args(["serve", "--config"])
+            .arg(config)
+            .args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap()
     }
 }
 

@@ -1,0 +1,249 @@
+//! Prometheus metrics: every name and label set in one place. A leaf: callers hand it
+//! plain values (names, numbers); it knows nothing of DNS, zones or health.
+//!
+//! Counters and the probe histogram are recorded as things happen, through handles
+//! registered once, so the query path pays one atomic add per counter and allocates
+//! nothing. Gauges describe state that lives elsewhere (check statuses, zone serials,
+//! overrides): they are set from that state at each scrape, so they can never drift
+//! from it, and a gauge not set by the last scrape (a check or zone removed by a
+//! reload) is dropped from the output.
+
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use ::metrics::{counter, gauge, histogram, Counter, Histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use metrics_util::MetricKindMask;
+
+const QUERIES: &str = "hadns_queries_total";
+const ANSWERS: &str = "hadns_answers_total";
+const CHECK_STATUS: &str = "hadns_health_check_status";
+const CHECK_DURATION: &str = "hadns_health_check_duration_seconds";
+const CHECK_TRANSITIONS: &str = "hadns_health_check_transitions_total";
+const RELOADS: &str = "hadns_zone_reloads_total";
+const ZONE_SERIAL: &str = "hadns_zone_serial";
+const OVERRIDES: &str = "hadns_overrides_active";
+
+/// The `zone` label of queries outside every zone served (and of malformed ones).
+pub const OTHER: &str = "other";
+
+/// Probe durations: from a fast loopback answer to Route 53's 10 s TCP limit.
+const DURATION_BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
+/// The installed recorder's output.
+pub struct Exporter {
+    handle: PrometheusHandle,
+    /// Setting the gauges and rendering happen as one step: a scrape between another's
+    /// two halves would see its gauges as stale and drop them.
+    scrape: Mutex<()>,
+}
+
+/// The state the gauges show, read by the caller at each scrape.
+#[derive(Debug, Default)]
+pub struct Gauges {
+    /// Each check and whether its status in effect is healthy.
+    pub checks: Vec<(String, bool)>,
+    /// Each zone served and its SOA serial.
+    pub zones: Vec<(String, u32)>,
+    pub overrides_active: usize,
+}
+
+impl Exporter {
+    /// Installs the process-wide recorder. Until this runs (as in benches and unit
+    /// tests) every metric is a no-op.
+    pub fn install() -> Result<Exporter, String> {
+        let handle = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Full(CHECK_DURATION.into()), &DURATION_BUCKETS)
+            .and_then(|b| {
+                b.idle_timeout(MetricKindMask::GAUGE, Some(Duration::ZERO))
+                    .install_recorder()
+            })
+            .map_err(|e| format!("cannot set up metrics: {e}"))?;
+        describe();
+        Ok(Exporter {
+            handle,
+            scrape: Mutex::new(()),
+        })
+    }
+
+    /// The Prometheus text exposition, gauges set from `gauges` first.
+    pub fn render(&self, gauges: &Gauges) -> String {
+        let _one_scrape = self.scrape.lock().unwrap_or_else(|p| p.into_inner());
+        for (check, healthy) in &gauges.checks {
+            gauge!(CHECK_STATUS, "check" => check.clone()).set(f64::from(u8::from(*healthy)));
+        }
+        for (zone, serial) in &gauges.zones {
+            gauge!(ZONE_SERIAL, "zone" => zone.clone()).set(f64::from(*serial));
+        }
+        gauge!(OVERRIDES).set(gauges.overrides_active as f64);
+        self.handle.render()
+    }
+
+    /// Folds recorded probe durations into the histograms; without it they pile up
+    /// between scrapes. Call every few seconds.
+    pub fn run_upkeep(&self) {
+        self.handle.run_upkeep();
+    }
+}
+
+fn describe() {
+    use ::metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_counter!(
+        QUERIES,
+        "DNS queries answered, by zone, qtype, rcode and transport"
+    );
+    describe_counter!(
+        ANSWERS,
+        "Answers by the policy record set that supplied them"
+    );
+    describe_gauge!(
+        CHECK_STATUS,
+        "Health check status in effect: 1 healthy, 0 unhealthy"
+    );
+    describe_histogram!(CHECK_DURATION, Unit::Seconds, "Health check probe duration");
+    describe_counter!(
+        CHECK_TRANSITIONS,
+        "Health check status changes, by new status"
+    );
+    describe_counter!(RELOADS, "Zone reloads, by result (success or error)");
+    describe_gauge!(ZONE_SERIAL, "SOA serial of each zone served");
+    describe_gauge!(OVERRIDES, "Health check overrides in effect");
+}
+
+/// The query types named in the `qtype` label; any other folds into `OTHER`.
+const QTYPES: [(u16, &str); 24] = [
+    (1, "A"),
+    (2, "NS"),
+    (5, "CNAME"),
+    (6, "SOA"),
+    (12, "PTR"),
+    (13, "HINFO"),
+    (15, "MX"),
+    (16, "TXT"),
+    (28, "AAAA"),
+    (29, "LOC"),
+    (33, "SRV"),
+    (35, "NAPTR"),
+    (39, "DNAME"),
+    (41, "OPT"),
+    (43, "DS"),
+    (44, "SSHFP"),
+    (48, "DNSKEY"),
+    (52, "TLSA"),
+    (64, "SVCB"),
+    (65, "HTTPS"),
+    (251, "IXFR"),
+    (252, "AXFR"),
+    (255, "ANY"),
+    (257, "CAA"),
+];
+
+/// Response codes by value (16 is BADVERS, carried in EDNS); the last is for queries
+/// that got no response at all.
+const RCODES: [&str; 13] = [
+    "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET",
+    "NXRRSET", "NOTAUTH", "NOTZONE", "BADVERS", "DROPPED",
+];
+const BADVERS: u16 = 16;
+
+/// What a query got back, for the `rcode` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A response with this (extended) rcode.
+    Rcode(u16),
+    /// No response: not a query, or too short to answer.
+    Dropped,
+}
+
+impl Outcome {
+    /// As the `rcode` label has it: `NOERROR`, `NXDOMAIN`, … or `DROPPED`.
+    pub fn name(self) -> &'static str {
+        RCODES[self.index()]
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Outcome::Rcode(r) if usize::from(r) < 11 => usize::from(r),
+            Outcome::Rcode(BADVERS) => 11,
+            Outcome::Rcode(_) => 2, // nothing else is sent; SERVFAIL is the safe bucket
+            Outcome::Dropped => 12,
+        }
+    }
+}
+
+const CELLS: usize = (QTYPES.len() + 1) * RCODES.len() * 2;
+
+/// The query counters of one zone: a cell per (qtype, rcode, transport), registered
+/// the first time it counts, so unused combinations stay out of the output.
+pub struct ZoneQueries {
+    zone: String,
+    cells: Box<[OnceLock<Counter>]>,
+}
+
+impl std::fmt::Debug for ZoneQueries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ZoneQueries")
+            .field("zone", &self.zone)
+            .finish()
+    }
+}
+
+impl ZoneQueries {
+    /// `zone` as it is labelled: the origin with its final dot, or `OTHER`.
+    pub fn new(zone: &str) -> Self {
+        ZoneQueries {
+            zone: zone.to_owned(),
+            cells: (0..CELLS).map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    /// The counters of queries outside every zone served.
+    pub fn other() -> &'static ZoneQueries {
+        static OTHER_ZONE: OnceLock<ZoneQueries> = OnceLock::new();
+        OTHER_ZONE.get_or_init(|| ZoneQueries::new(OTHER))
+    }
+
+    pub fn count(&self, qtype: Option<u16>, outcome: Outcome, tcp: bool) {
+        let q = qtype
+            .and_then(|t| QTYPES.iter().position(|&(v, _)| v == t))
+            .unwrap_or(QTYPES.len());
+        let (r, t) = (outcome.index(), usize::from(tcp));
+        let cell = (q * RCODES.len() + r) * 2 + t;
+        self.cells[cell]
+            .get_or_init(|| {
+                let qtype = QTYPES.get(q).map_or(OTHER, |&(_, name)| name);
+                counter!(QUERIES,
+                    "zone" => self.zone.clone(),
+                    "qtype" => qtype,
+                    "rcode" => RCODES[r],
+                    "transport" => if tcp { "tcp" } else { "udp" })
+            })
+            .increment(1);
+    }
+}
+
+/// The counter of answers supplied by one policy record set.
+pub fn answer_counter(zone: &str, name: &str, rtype: &str, set_id: &str) -> Counter {
+    counter!(ANSWERS,
+        "zone" => zone.to_owned(),
+        "name" => name.to_owned(),
+        "type" => rtype.to_owned(),
+        "set_id" => set_id.to_owned())
+}
+
+/// The probe duration histogram of one check.
+pub fn probe_duration(check: &str) -> Histogram {
+    histogram!(CHECK_DURATION, "check" => check.to_owned())
+}
+
+pub fn check_transition(check: &str, healthy: bool) {
+    let to = if healthy { "healthy" } else { "unhealthy" };
+    counter!(CHECK_TRANSITIONS, "check" => check.to_owned(), "to" => to).increment(1);
+}
+
+pub fn reload_done(success: bool) {
+    let result = if success { "success" } else { "error" };
+    counter!(RELOADS, "result" => result).increment(1);
+}
