@@ -1,0 +1,352 @@
+#!/usr/bin/env bash
+# Whole-server throughput, hadns beside gdnsd, NSD and Knot: the same zone and query mix
+# (70% a failover name, 20% a plain A, 10% NXDOMAIN), each server pinned to CPU 0 and
+# dnsperf to CPU 1, one server at a time. Then a 1,000,000-record zone: load time and
+# resident memory of hadns and of Knot and NSD.
+#
+#   sudo benches/load.sh              # LOAD_SECONDS=10 per run; SCALE_RECORDS=1000000
+#
+# Installs dnsperf, gdnsd, nsd and knot from Debian when missing (as root). Every process
+# it starts is stopped on exit; every run is bounded by LOAD_SECONDS. Loopback only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SECONDS_PER_RUN=${LOAD_SECONDS:-10}
+SCALE_RECORDS=${SCALE_RECORDS:-1000000}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+PORT=5400 # + 1, 2, … per server
+HEALTH_PORT=8400
+ZONE=bench.example
+
+need=()
+for tool in dnsperf:dnsperf gdnsd:gdnsd nsd:nsd knotd:knot dig:bind9-dnsutils python3:python3; do
+  command -v "${tool%%:*}" >/dev/null || need+=("${tool#*:}")
+done
+if ((${#need[@]})); then
+  echo "installing ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# Debian starts the packaged daemons on :53; they would share our CPUs.
+for unit in gdnsd nsd knot; do
+  systemctl stop "$unit" 2>/dev/null || true
+done
+
+cargo build --release --quiet
+HADNS=$PWD/target/release/hadns
+WORK=$(mktemp -d /tmp/hadns-load.XXXXXX)
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do
+    kill -- -"$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# start NAME CMD…: runs CMD pinned to SERVER_CPU in its own process group; sets PID.
+start() {
+  local name=$1
+  shift
+  setsid taskset -c "$SERVER_CPU" "$@" >"$WORK/$name.log" 2>&1 &
+  PID=$!
+  PIDS+=("$PID")
+}
+
+stop() {
+  kill -- -"$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
+# Polls until PORT answers the zone's SOA (up to LIMIT seconds, default 30).
+wait_ready() {
+  local port=$1 name=$2 limit=${3:-30} deadline
+  deadline=$((SECONDS + limit))
+  until dig +tries=1 +time=1 @127.0.0.1 -p "$port" "$name" SOA 2>/dev/null | grep -q 'status: NOERROR'; do
+    if ((SECONDS > deadline)); then
+      echo "server on port $port did not answer $name SOA within ${limit}s; log:" >&2
+      cat "$WORK"/*.log >&2
+      exit 1
+    fi
+    sleep 0.05
+  done
+}
+
+# A process and all its descendants (NSD and gdnsd fork helpers).
+tree() {
+  ps -e -o pid=,ppid= | awk -v root="$1" '
+    { parent[$1] = $2 }
+    END { for (p in parent) { q = p; while (q != "" && q != root && q > 1) q = parent[q]; if (q == root) print p } }'
+}
+
+# CPU ticks (user + system) of a process tree.
+cpu_ticks() {
+  local total=0 pid
+  for pid in $(tree "$1"); do
+    if [[ -r /proc/$pid/stat ]]; then
+      # Fields 14 and 15 (utime, stime) counted after the ")" that ends the command name.
+      total=$((total + $(sed 's/.*) //' "/proc/$pid/stat" | awk '{ print $12 + $13 }')))
+    fi
+  done
+  echo "$total"
+}
+
+rss_kib() {
+  local total=0 pid
+  for pid in $(tree "$1"); do
+    total=$((total + $(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+
+# --- the zone, the same for every server -------------------------------------------
+cat >"$WORK/$ZONE.zone" <<EOF
+\$ORIGIN $ZONE.
+\$TTL 300
+@    IN SOA ns1 hostmaster 1 3600 900 604800 300
+@    IN NS  ns1
+ns1  IN A   127.0.0.1
+www  IN A   192.0.2.10
+EOF
+# The failover name: hadns and gdnsd from their failover policy; NSD and Knot, which
+# have none, serve the primary's address as a plain record.
+cp "$WORK/$ZONE.zone" "$WORK/$ZONE.static"
+echo "web  10 IN A 127.0.0.2" >>"$WORK/$ZONE.static"
+{
+  for _ in 1 2 3 4 5 6 7; do echo "web.$ZONE A"; done
+  for _ in 1 2; do echo "www.$ZONE A"; done
+  echo "nope.$ZONE A"
+} >"$WORK/queries.txt"
+
+# The primary's health endpoint, on CPU 1 beside dnsperf. The failover answers are
+# loopback addresses because gdnsd probes the addresses it hands out.
+mkdir -p "$WORK/www"
+echo ok >"$WORK/www/index.html"
+setsid taskset -c "$CLIENT_CPU" python3 -m http.server "$HEALTH_PORT" --bind 127.0.0.2 \
+  --directory "$WORK/www" >"$WORK/endpoint.log" 2>&1 &
+PIDS+=("$!")
+deadline=$((SECONDS + 10))
+until (exec 3<>"/dev/tcp/127.0.0.2/$HEALTH_PORT") 2>/dev/null; do
+  ((SECONDS < deadline)) || { echo "the health endpoint did not start" >&2; exit 1; }
+  sleep 0.05
+done
+
+# hadns: DIR with hadns.toml, zones/ (ZONEFILE) and CHECKS extra checks probing every second.
+hadns_config() {
+  local dir=$1 port=$2 checks=$3 zonefile=$4
+  mkdir -p "$dir/zones"
+  cp "$zonefile" "$dir/zones/$ZONE.zone"
+  cat >"$dir/hadns.toml" <<EOF
+[server]
+listen = ["127.0.0.1:$port"]
+zones_dir = "zones"
+threads = 1
+[http]
+listen = "127.0.0.1:$((port + 1000))"
+[health]
+state_file = "state/health.json"
+EOF
+  {
+    cat <<EOF
+[[health_check]]
+id = "primary"
+type = "http"
+ip = "127.0.0.2"
+port = $HEALTH_PORT
+interval = "1s"
+failure_threshold = 2
+
+[[record]]
+name = "web"
+type = "A"
+ttl = 10
+set_id = "primary"
+failover = "primary"
+health_check = "primary"
+values = ["127.0.0.2"]
+
+[[record]]
+name = "web"
+type = "A"
+ttl = 10
+set_id = "secondary"
+failover = "secondary"
+values = ["127.0.0.3"]
+EOF
+    for ((i = 0; i < checks; i++)); do
+      printf '\n[[health_check]]\nid = "extra-%d"\ntype = "http"\nip = "127.0.0.2"\nport = %d\npath = "/?%d"\ninterval = "1s"\n' \
+        "$i" "$HEALTH_PORT" "$i"
+    done
+  } >"$dir/zones/$ZONE.toml"
+}
+
+gdnsd_config() {
+  local dir=$1 port=$2
+  mkdir -p "$dir/zones"
+  cp "$WORK/$ZONE.zone" "$dir/zones/$ZONE"
+  echo "web  10 DYNA simplefo!web" >>"$dir/zones/$ZONE"
+  cat >"$dir/config" <<EOF
+options => {
+  listen => [ 127.0.0.1:$port ]
+  udp_threads => 1
+  tcp_threads => 1
+}
+service_types => {
+  primary_http => { plugin => http_status, port => $HEALTH_PORT, url_path => "/", interval => 2 }
+}
+plugins => {
+  simplefo => {
+    web => { primary => 127.0.0.2, secondary => 127.0.0.3, service_types => [ primary_http ] }
+  }
+}
+EOF
+}
+
+nsd_config() {
+  local dir=$1 port=$2 zonefile=$3
+  mkdir -p "$dir"
+  cat >"$dir/nsd.conf" <<EOF
+server:
+  ip-address: 127.0.0.1@$port
+  server-count: 1
+  rrl-ratelimit: 0            # response rate limiting would drop the benchmark's queries
+  rrl-whitelist-ratelimit: 0
+  username: ""
+  chroot: ""
+  zonesdir: "$dir"
+  database: ""
+  zonelistfile: "$dir/zone.list"
+  xfrdfile: "$dir/xfrd.state"
+  pidfile: "$dir/nsd.pid"
+  logfile: "$dir/nsd.log"
+remote-control:
+  control-enable: no
+zone:
+  name: $ZONE
+  zonefile: "$zonefile"
+EOF
+}
+
+knot_config() {
+  local dir=$1 port=$2 zonefile=$3
+  mkdir -p "$dir"
+  cat >"$dir/knot.conf" <<EOF
+server:
+  listen: 127.0.0.1@$port
+  udp-workers: 1
+  tcp-workers: 1
+  background-workers: 1
+  rundir: "$dir"
+database:
+  storage: "$dir"
+zone:
+  - domain: $ZONE
+    file: "$zonefile"
+    journal-content: none
+    zonefile-load: whole
+EOF
+}
+
+# --- throughput ------------------------------------------------------------------------
+# measure NAME PORT: dnsperf for SECONDS_PER_RUN against the server PID; one table row.
+measure() {
+  local name=$1 port=$2 before after out p99
+  before=$(cpu_ticks "$PID")
+  out=$(taskset -c "$CLIENT_CPU" dnsperf -s 127.0.0.1 -p "$port" -d "$WORK/queries.txt" \
+    -l "$SECONDS_PER_RUN" -c 4 -q 100 2>&1)
+  after=$(cpu_ticks "$PID")
+  # p99 from a short second run that reports every query's latency.
+  p99=$(taskset -c "$CLIENT_CPU" dnsperf -s 127.0.0.1 -p "$port" -d "$WORK/queries.txt" \
+    -l 2 -c 4 -q 64 -v 2>/dev/null | awk '/^> / { print $NF }' | sort -g |
+    awk '{ v[NR] = $1 } END { if (NR) printf "%.3f", v[int(NR * 0.99)] * 1000; else print "-" }')
+  awk -v name="$name" -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" -v p99="$p99" '
+    /Queries completed:/ { done = $3 }
+    /Queries lost:/ { lost = $3 }
+    /Queries per second:/ { qps = $4 }
+    /Average Latency/ { avg = $4 * 1000 }
+    END {
+      cpu = ticks / hz
+      printf "%-22s %10.0f %14.0f %8.2f %10.3f %9s %8d\n", name, qps, (cpu > 0 ? done / cpu : 0), cpu, avg, p99, lost
+    }' <<<"$out"
+}
+
+printf '\n%s s per run; servers on CPU %s, dnsperf on CPU %s; mix: 70%% failover, 20%% A, 10%% NXDOMAIN\n' \
+  "$SECONDS_PER_RUN" "$SERVER_CPU" "$CLIENT_CPU"
+printf '%-22s %10s %14s %8s %10s %9s %8s\n' server "queries/s" "q/CPU-second" "CPU s" "avg ms" "p99 ms" lost
+
+hadns_config "$WORK/hadns" $((PORT + 1)) 0 "$WORK/$ZONE.zone"
+start hadns "$HADNS" serve --config "$WORK/hadns/hadns.toml"
+wait_ready $((PORT + 1)) "$ZONE"
+dig +short @127.0.0.1 -p $((PORT + 1)) "web.$ZONE" A | grep -qx 127.0.0.2 ||
+  { echo "hadns: web.$ZONE is not the primary:" >&2; cat "$WORK/hadns.log" >&2; exit 1; }
+measure hadns $((PORT + 1))
+stop "$PID"
+
+# The same with 100 more checks probing every second and a reload every second.
+hadns_config "$WORK/hadns-busy" $((PORT + 2)) 100 "$WORK/$ZONE.zone"
+start hadns-busy "$HADNS" serve --config "$WORK/hadns-busy/hadns.toml"
+wait_ready $((PORT + 2)) "$ZONE"
+busy=$PID
+(while kill -0 "$busy" 2>/dev/null; do kill -HUP "$busy"; sleep 1; done) &
+reloader=$!
+measure "hadns +checks +reload/s" $((PORT + 2))
+kill "$reloader" 2>/dev/null || true
+reloads=$(grep -c 'zones reloaded' "$WORK/hadns-busy.log" || true)
+stop "$busy"
+
+gdnsd_config "$WORK/gdnsd" $((PORT + 3))
+start gdnsd gdnsd -c "$WORK/gdnsd" start
+wait_ready $((PORT + 3)) "$ZONE"
+measure gdnsd $((PORT + 3))
+stop "$PID"
+
+nsd_config "$WORK/nsd" $((PORT + 4)) "$WORK/$ZONE.static"
+start nsd nsd -d -c "$WORK/nsd/nsd.conf"
+wait_ready $((PORT + 4)) "$ZONE"
+measure nsd $((PORT + 4))
+stop "$PID"
+
+knot_config "$WORK/knot" $((PORT + 5)) "$WORK/$ZONE.static"
+start knot knotd -c "$WORK/knot/knot.conf"
+wait_ready $((PORT + 5)) "$ZONE"
+measure knot $((PORT + 5))
+stop "$PID"
+echo "(hadns +checks: 101 checks at 1 s; $reloads reloads logged during its run)"
+
+# --- scale: a zone of SCALE_RECORDS A records -------------------------------------------
+big="$WORK/big.zone"
+cp "$WORK/$ZONE.zone" "$big"
+awk -v n="$SCALE_RECORDS" 'BEGIN { for (i = 0; i < n; i++) printf "h%d IN A 10.%d.%d.%d\n", i, int(i / 65536) % 256, int(i / 256) % 256, i % 256 }' >>"$big"
+
+# scale NAME PORT: waits for the zone, then prints load time and resident memory.
+scale() {
+  local name=$1 port=$2 t0=$3 t1
+  wait_ready "$port" "$ZONE" 600
+  t1=$(date +%s.%N)
+  dig +short @127.0.0.1 -p "$port" "h$((SCALE_RECORDS - 1)).$ZONE" A | grep -q . ||
+    { echo "$name: the last record of the big zone is missing" >&2; exit 1; }
+  printf '%-10s %10.2f %12.0f\n' "$name" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" "$(($(rss_kib "$PID") / 1024))"
+}
+
+printf '\n%s records (%s MiB zone file): start to first answer, resident memory\n' \
+  "$SCALE_RECORDS" "$(($(stat -c %s "$big") / 1048576))"
+printf '%-10s %10s %12s\n' server "load s" "RSS MiB"
+hadns_config "$WORK/hadns-big" $((PORT + 6)) 0 "$big"
+t0=$(date +%s.%N)
+start hadns-big "$HADNS" serve --config "$WORK/hadns-big/hadns.toml"
+scale hadns $((PORT + 6)) "$t0"
+stop "$PID"
+
+knot_config "$WORK/knot-big" $((PORT + 7)) "$big"
+t0=$(date +%s.%N)
+start knot-big knotd -c "$WORK/knot-big/knot.conf"
+scale knot $((PORT + 7)) "$t0"
+stop "$PID"
+
+nsd_config "$WORK/nsd-big" $((PORT + 8)) "$big"
+t0=$(date +%s.%N)
+start nsd-big nsd -d -c "$WORK/nsd-big/nsd.conf"
+scale nsd $((PORT + 8)) "$t0"
+stop "$PID"
