@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use hadns::config::Config;
-use hadns::dns::{Responder, Transport};
+use hadns::dns::{Local, Responder, Transport};
 use hadns::health::HealthTable;
 use hadns::load::{load, Dataset};
 use hadns::metrics::Exporter;
@@ -34,9 +34,9 @@ fn answer_path(c: &mut Criterion) {
         .expect("the demo config loads");
     let content = load(&config).content.expect("the demo zone loads");
     let health = HealthTable::assumed(&content.checks);
-    let data = Dataset::new(Arc::new(content), health);
+    let data = Arc::new(Dataset::new(Arc::new(content), health));
     let peer = std::net::IpAddr::from([127, 0, 0, 1]);
-    let mut draw = Draw::new(1);
+    let mut local = Local::new(Draw::new(1), false);
     let responder = Responder {
         nsid: None,
         max_udp_payload: 1232,
@@ -65,7 +65,7 @@ fn answer_path(c: &mut Criterion) {
                     Transport::Udp,
                     peer,
                     &data,
-                    &mut draw,
+                    &mut local,
                     &mut out,
                 );
                 assert!(sent);

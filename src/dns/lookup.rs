@@ -80,6 +80,9 @@ pub struct Answer<'z> {
     /// Set when a policy that depends on the client chose part of the answer: the ECS
     /// scope to return (RFC 7871 §7.2.1). Never longer than the client's prefix.
     pub client_scope: Option<u8>,
+    /// A draw or the client chose part of it: the same query may get another answer, so
+    /// this one must not be reused.
+    pub varies: bool,
     pub authoritative: bool,
     /// A referral: glue in additional is required, so it sets TC when it does not fit.
     pub referral: bool,
@@ -95,6 +98,7 @@ impl Answer<'_> {
             zone: None,
             sets: Vec::new(),
             client_scope: None,
+            varies: false,
             authoritative: false,
             referral: false,
             answer: Vec::new(),
@@ -222,6 +226,9 @@ impl<'z, T: Trace> Step<'z, '_, T> {
                 let prefix = Name::from_labels(name.iter().take(keep as usize)).ok()?;
                 match prefix.append_domain(&target) {
                     Ok(synth) => {
+                        // The synthesised CNAME carries the labels as asked: not reusable
+                        // for another spelling of the name.
+                        ans.varies = true;
                         ans.answer.push(RRsetOut {
                             owner: name.clone(),
                             rtype: RecordType::CNAME,
@@ -293,6 +300,7 @@ impl<'z, T: Trace> Step<'z, '_, T> {
         let prepared = &self.data.prepared[self.zone_index];
         let groups = &self.policies.groups;
         let leaves = select::select(groups, prepared, group, &cx, self.draw, self.trace);
+        ans.varies |= prepared.varies(group);
         ans.sets.extend(leaves.iter().map(|l| (l.group, l.set)));
         if let Some(scope) = cx.scope.get() {
             ans.client_scope = Some(ans.client_scope.map_or(scope, |s| s.max(scope)));

@@ -2,10 +2,12 @@
 
 pub mod explain;
 pub mod lookup;
+pub mod prepared;
 pub mod request;
 pub mod response;
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use hickory_proto::rr::{Name, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
@@ -15,8 +17,9 @@ use crate::load::Dataset;
 use crate::metrics::{Outcome, ZoneQueries};
 use crate::policy::select::Draw;
 use lookup::{Client, Rcode};
+use prepared::{AnswerCache, Entry, Key, Prepared};
 use request::{Reject, RCODE_FORMERR};
-use response::{edns_reply, encode_answer, encode_error, Echo, EdnsReply};
+use response::{edns_reply, encode_answer, encode_error, push_opt, Echo, EdnsReply};
 
 const CLASS_IN: u16 = 1;
 /// Largest DNS message; TCP responses may use all of it.
@@ -41,6 +44,23 @@ pub struct Responder {
     pub log_queries: bool,
 }
 
+/// What one worker (a UDP thread, a TCP connection) keeps from query to query.
+pub struct Local {
+    /// Randomness for weighted and multivalue answers.
+    pub draw: Draw,
+    /// Prepared answers (see [`prepared`]), where the worker keeps them.
+    pub prepared: Option<AnswerCache>,
+}
+
+impl Local {
+    pub fn new(draw: Draw, prepare: bool) -> Self {
+        Local {
+            draw,
+            prepared: prepare.then(AnswerCache::default),
+        }
+    }
+}
+
 /// What one packet got, for the metrics and the query log.
 struct Handled {
     zone: Option<usize>,
@@ -59,17 +79,19 @@ impl Responder {
 
     /// Answers one packet from `peer` into `out`, and counts it. Returns false when the
     /// packet gets no reply at all (too short to carry an ID, or itself a response).
-    /// `draw` is the caller's randomness for weighted and multivalue answers.
     pub fn handle(
         &self,
         packet: &[u8],
         transport: Transport,
         peer: IpAddr,
-        data: &Dataset,
-        draw: &mut Draw,
+        data: &Arc<Dataset>,
+        local: &mut Local,
         out: &mut Vec<u8>,
     ) -> bool {
-        let handled = self.respond(packet, transport, peer, data, draw, out);
+        let draw = &mut local.draw;
+        // Logged queries take the full path, which knows the name.
+        let cache = local.prepared.as_mut().filter(|_| !self.log_queries);
+        let handled = self.respond(packet, transport, peer, data, draw, cache, out);
         let queries = match handled.zone {
             Some(z) => &data.metrics[z].queries,
             None => ZoneQueries::other(),
@@ -81,13 +103,15 @@ impl Responder {
         handled.outcome != Outcome::Dropped
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn respond(
         &self,
         packet: &[u8],
         transport: Transport,
         peer: IpAddr,
-        data: &Dataset,
+        data: &Arc<Dataset>,
         draw: &mut Draw,
+        cache: Option<&mut AnswerCache>,
         out: &mut Vec<u8>,
     ) -> Handled {
         let mut handled = Handled {
@@ -156,17 +180,32 @@ impl Responder {
             handled.outcome = error(Rcode::Refused as u16, edns);
             return handled;
         }
-        let Ok(qname) = Name::read(&mut BinDecoder::new(req.qname)) else {
-            handled.outcome = error(RCODE_FORMERR, edns);
-            return handled;
-        };
-
         let limit = match (transport, &req.edns) {
             (Transport::Tcp, _) => MAX_MESSAGE,
             (Transport::Udp, None) => PLAIN_UDP,
             (Transport::Udp, Some(e)) => {
                 usize::from(e.payload.min(self.max_udp_payload)).max(PLAIN_UDP)
             }
+        };
+        // Room for records: the OPT record is written after them.
+        let room = limit.saturating_sub(edns.map_or(0, |e| e.wire_len()));
+        let key = cache
+            .as_ref()
+            .and_then(|_| Key::new(req.qname, req.qtype, req.qclass, room as u16));
+        let mut cache = cache.map(|c| c.for_dataset(data)).zip(key);
+        if let Some((prepared, key)) = &cache {
+            match prepared.get(key) {
+                Some(Prepared::Response(entry)) => {
+                    return replay(entry, echo, req.qname, req.qtype, edns, data, out)
+                }
+                Some(Prepared::PerQuery) => cache = None,
+                None => {}
+            }
+        }
+
+        let Ok(qname) = Name::read(&mut BinDecoder::new(req.qname)) else {
+            handled.outcome = error(RCODE_FORMERR, edns);
+            return handled;
         };
         let client = match req.edns.and_then(|e| e.client_subnet) {
             Some(ecs) => Client {
@@ -179,6 +218,39 @@ impl Responder {
             },
         };
         let udp = transport == Transport::Udp;
+        if let Some((cache, key)) = cache {
+            // Prepared from the name in lower case, so that no client's spelling stays
+            // in it; each replay writes the question as its client spelled it.
+            let lower = qname.to_lowercase();
+            let answer = lookup::resolve(data, &client, &lower, qtype, udp, draw, &mut ());
+            if answer.varies {
+                cache.insert(&key, Prepared::PerQuery);
+            } else {
+                let blank = Echo {
+                    id: 0,
+                    opcode: 0,
+                    rd: false,
+                    cd: false,
+                };
+                encode_answer(
+                    out,
+                    blank,
+                    (&lower, req.qtype, req.qclass),
+                    &answer,
+                    None,
+                    room,
+                );
+                let entry = Entry {
+                    response: out.as_slice().into(),
+                    zone: answer.zone,
+                    outcome: Outcome::Rcode(answer.rcode as u16),
+                    sets: answer.sets.into(),
+                };
+                if let Prepared::Response(entry) = cache.insert(&key, Prepared::Response(entry)) {
+                    return replay(entry, echo, req.qname, req.qtype, edns, data, out);
+                }
+            }
+        }
         let answer = lookup::resolve(data, &client, &qname, qtype, udp, draw, &mut ());
         if let Some(z) = answer.zone {
             for &(group, set) in &answer.sets {
@@ -204,6 +276,41 @@ impl Responder {
             qtype: Some(req.qtype),
             outcome: Outcome::Rcode(answer.rcode as u16),
         }
+    }
+}
+
+/// Writes a prepared answer for this query: its ID, the flags it echoes, the question
+/// as it spelled it, and its EDNS; counts the answer's policy sets.
+fn replay(
+    entry: &Entry,
+    echo: Echo,
+    qname: &[u8],
+    qtype: u16,
+    edns: Option<EdnsReply<'_>>,
+    data: &Dataset,
+    out: &mut Vec<u8>,
+) -> Handled {
+    out.clear();
+    out.extend_from_slice(&entry.response);
+    out[0..2].copy_from_slice(&echo.id.to_be_bytes());
+    out[2] |= (echo.opcode << 3) | u8::from(echo.rd);
+    out[3] |= u8::from(echo.cd) << 4;
+    // Same name but for case, so the same length.
+    out[12..12 + qname.len()].copy_from_slice(qname);
+    if let Some(e) = edns {
+        push_opt(out, e);
+        let ar = u16::from_be_bytes([out[10], out[11]]) + 1;
+        out[10..12].copy_from_slice(&ar.to_be_bytes());
+    }
+    if let Some(z) = entry.zone {
+        for &(group, set) in entry.sets.iter() {
+            data.metrics[z].answers[group][set].increment(1);
+        }
+    }
+    Handled {
+        zone: entry.zone,
+        qtype: Some(qtype),
+        outcome: entry.outcome,
     }
 }
 

@@ -32,7 +32,8 @@ pub struct EdnsReply<'a> {
 }
 
 impl EdnsReply<'_> {
-    fn len(&self) -> usize {
+    /// The OPT record's size on the wire.
+    pub fn wire_len(&self) -> usize {
         11 + self.nsid.map_or(0, |n| 4 + n.len())
             + self
                 .client_subnet
@@ -63,7 +64,7 @@ pub fn encode_answer(
     limit: usize,
 ) {
     out.clear();
-    let records_limit = limit.saturating_sub(edns.map_or(0, |e| e.len()));
+    let records_limit = limit.saturating_sub(edns.map_or(0, |e| e.wire_len()));
     let mut counts = [0u16; 3];
     let mut truncated = false;
     {
@@ -95,11 +96,10 @@ pub fn encode_answer(
                 }
             }
         }
-        if let Some(e) = edns {
-            if emit_opt(&mut enc, e).is_ok() {
-                counts[2] += 1;
-            }
-        }
+    }
+    if let Some(e) = edns {
+        push_opt(out, e);
+        counts[2] += 1;
     }
     out[2] |= if ans.authoritative { 0x04 } else { 0 } | if truncated { 0x02 } else { 0 };
     out[3] |= ans.rcode as u8 & 0x0f;
@@ -129,11 +129,14 @@ pub fn encode_error(
             qd = 1;
         }
     }
+    drop(enc);
     let ar = match edns {
-        Some(e) => emit_opt(&mut enc, e).is_ok() as u16,
+        Some(e) => {
+            push_opt(out, e);
+            1u16
+        }
         None => 0,
     };
-    drop(enc);
     out[3] |= (rcode & 0x0f) as u8;
     out[4..6].copy_from_slice(&qd.to_be_bytes());
     out[10..12].copy_from_slice(&ar.to_be_bytes());
@@ -170,33 +173,39 @@ fn emit_rrset(enc: &mut BinEncoder<'_>, set: &RRsetOut<'_>) -> Result<u16, ()> {
     Ok(set.rdatas.len() as u16)
 }
 
-fn emit_opt(enc: &mut BinEncoder<'_>, e: EdnsReply<'_>) -> Result<(), hickory_proto::ProtoError> {
-    enc.emit(0)?; // root owner
-    enc.emit_u16(TYPE_OPT)?;
-    enc.emit_u16(e.payload)?;
+/// Appends the OPT record (RFC 6891 §6.1.2) to a message; the caller counts it.
+pub fn push_opt(out: &mut Vec<u8>, e: EdnsReply<'_>) {
+    out.push(0); // root owner
+    out.extend_from_slice(&TYPE_OPT.to_be_bytes());
+    out.extend_from_slice(&e.payload.to_be_bytes());
     // Extended rcode, version 0, DO copied from the query (RFC 3225 §3); other flags zero.
     let ttl = (u32::from(e.extended_rcode) << 24) | if e.dnssec_ok { 0x8000 } else { 0 };
-    enc.emit_u32(ttl)?;
-    enc.emit_u16((e.len() - 11) as u16)?;
+    out.extend_from_slice(&ttl.to_be_bytes());
+    out.extend_from_slice(&((e.wire_len() - 11) as u16).to_be_bytes());
     if let Some(nsid) = e.nsid {
-        enc.emit_u16(OPT_NSID)?;
-        enc.emit_u16(nsid.len() as u16)?;
-        enc.emit_vec(nsid)?;
+        out.extend_from_slice(&OPT_NSID.to_be_bytes());
+        out.extend_from_slice(&(nsid.len() as u16).to_be_bytes());
+        out.extend_from_slice(nsid);
     }
     if let Some((c, scope)) = e.client_subnet {
         let n = ecs_address_len(&c);
         let (family, octets) = match c.addr {
-            IpAddr::V4(a) => (1u16, a.octets().to_vec()),
-            IpAddr::V6(a) => (2u16, a.octets().to_vec()),
+            IpAddr::V4(a) => (1u16, a.to_ipv6_mapped().octets()),
+            IpAddr::V6(a) => (2u16, a.octets()),
         };
-        enc.emit_u16(OPT_CLIENT_SUBNET)?;
-        enc.emit_u16(4 + n as u16)?;
-        enc.emit_u16(family)?;
-        enc.emit(c.source_prefix)?;
-        enc.emit(scope.min(c.source_prefix))?;
-        enc.emit_vec(&octets[..n])?;
+        // An IPv4 address sits in the last four octets of its mapped form.
+        let octets = if family == 1 {
+            &octets[12..]
+        } else {
+            &octets[..]
+        };
+        out.extend_from_slice(&OPT_CLIENT_SUBNET.to_be_bytes());
+        out.extend_from_slice(&(4 + n as u16).to_be_bytes());
+        out.extend_from_slice(&family.to_be_bytes());
+        out.push(c.source_prefix);
+        out.push(scope.min(c.source_prefix));
+        out.extend_from_slice(&octets[..n]);
     }
-    Ok(())
 }
 
 /// Our answer to an EDNS query, given what the client sent.

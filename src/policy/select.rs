@@ -43,6 +43,9 @@ struct PreparedGroup {
     /// Why, for `explain`: the rule that applied, and whether it was the last resort.
     rule: &'static str,
     last_resort: bool,
+    /// Two identical queries may get different answers here: a draw or the client
+    /// decides, in this group or one its picks alias to.
+    varies: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -92,13 +95,59 @@ impl Prepared {
                 PreparedGroup {
                     healthy,
                     alias,
+                    varies: choice.varies(),
                     choice,
                     rule,
                     last_resort,
                 }
             })
             .collect();
-        Prepared { groups }
+        let mut prepared = Prepared { groups };
+        // Through aliases, over the DAG: a group varies when a set it can pick does.
+        let mut memo = vec![None; prepared.groups.len()];
+        for gi in 0..memo.len() {
+            let varies = prepared.varies_below(gi, &mut memo);
+            prepared.groups[gi].varies = varies;
+        }
+        prepared
+    }
+
+    /// Whether two identical queries may get different answers from group `gi`; when
+    /// not, its answer can be encoded once and reused until health or data change.
+    pub fn varies(&self, gi: usize) -> bool {
+        self.groups[gi].varies
+    }
+
+    fn varies_below(&self, gi: usize, memo: &mut Vec<Option<bool>>) -> bool {
+        if let Some(v) = memo[gi] {
+            return v;
+        }
+        let g = &self.groups[gi];
+        let picks: Vec<usize> = match &g.choice {
+            Choice::Fixed(i) => vec![*i],
+            Choice::Weighted(cum) => cum.iter().map(|c| c.1).collect(),
+            Choice::Multivalue(pool) => pool.clone(),
+            Choice::ByClient => Vec::new(),
+        };
+        let varies = g.varies
+            || picks
+                .iter()
+                .filter_map(|&i| g.alias[i])
+                .any(|t| self.varies_below(t, memo));
+        memo[gi] = Some(varies);
+        varies
+    }
+}
+
+impl Choice {
+    /// Whether this group's own choice is made per query.
+    fn varies(&self) -> bool {
+        match self {
+            Choice::Fixed(_) => false,
+            Choice::Weighted(cum) => cum.len() > 1,
+            Choice::Multivalue(pool) => pool.len() > MULTIVALUE_MAX,
+            Choice::ByClient => true,
+        }
     }
 }
 

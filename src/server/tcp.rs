@@ -8,7 +8,7 @@ use tokio::sync::Semaphore;
 use tokio::time::timeout;
 
 use super::Shared;
-use crate::dns::Transport;
+use crate::dns::{Local, Transport};
 use crate::policy::select::Draw;
 
 /// Accepts connections while fewer than `max_connections` are open; past that a new
@@ -54,7 +54,8 @@ async fn connection(
     let mut packet = vec![0u8; 65535];
     let mut body = Vec::with_capacity(4096);
     let mut frame = Vec::with_capacity(4098);
-    let mut draw = Draw::from_entropy();
+    // TCP answers are built afresh: it is the rare path.
+    let mut local = Local::new(Draw::from_entropy(), false);
     loop {
         let mut len = [0u8; 2];
         if !matches!(
@@ -80,7 +81,7 @@ async fn connection(
                     Transport::Tcp,
                     peer,
                     &data,
-                    &mut draw,
+                    &mut local,
                     &mut body,
                 )
             }))

@@ -1,0 +1,159 @@
+//! Prepared answers: UDP replays responses encoded once per dataset; TCP builds every
+//! response afresh. The two must never differ, whatever the query's spelling, flags and
+//! EDNS, and a health change must reach the very next UDP answer.
+
+mod common;
+
+use common::endpoint::{status, Endpoint};
+use common::{query, tcp_connect, tcp_recv, tcp_send, wait_for, wire_name, zone, Server};
+use hickory_proto::op::Message;
+
+fn policies(port: u16) -> String {
+    format!(
+        r#"
+[[health_check]]
+id = "primary"
+type = "http"
+ip = "127.0.0.1"
+port = {port}
+interval = "100ms"
+failure_threshold = 1
+
+[[record]]
+name = "web"
+type = "A"
+ttl = 30
+set_id = "p"
+failover = "primary"
+health_check = "primary"
+values = ["192.0.2.1"]
+
+[[record]]
+name = "web"
+type = "A"
+ttl = 30
+set_id = "s"
+failover = "secondary"
+values = ["192.0.2.2"]
+
+[[record]]
+name = "spread"
+type = "A"
+ttl = 30
+set_id = "one"
+weight = 1
+values = ["192.0.2.51"]
+
+[[record]]
+name = "spread"
+type = "A"
+ttl = 30
+set_id = "two"
+weight = 1
+values = ["192.0.2.52"]
+"#
+    )
+}
+
+const RECORDS: &str = "www A 192.0.2.10\napp CNAME www\n*.users TXT \"hi\"\nold DNAME new\nx.new A 192.0.2.20\nmx MX 10 www\n";
+
+/// The query variants a resolver may send: flags, EDNS with DO, ECS.
+fn variants(id: u16, name: &str, qtype: u16) -> Vec<Vec<u8>> {
+    let plain = query(id, name, qtype, false);
+    let mut rd_cd = plain.clone();
+    rd_cd[2] |= 0x01;
+    rd_cd[3] |= 0x10;
+    let edns = query(id, name, qtype, true);
+    let mut dnssec_ok = edns.clone();
+    let ttl = dnssec_ok.len() - 4;
+    dnssec_ok[ttl] |= 0x80;
+    let mut ecs = edns.clone();
+    let rdlen = ecs.len() - 2;
+    ecs[rdlen..].copy_from_slice(&11u16.to_be_bytes());
+    // Option 8, length 7: family 1, source /24, scope 0, 198.51.100.
+    ecs.extend_from_slice(&[0, 8, 0, 7, 0, 1, 24, 0, 198, 51, 100]);
+    vec![plain, rd_cd, edns, dnssec_ok, ecs]
+}
+
+#[test]
+fn udp_replays_exactly_what_tcp_builds_afresh() {
+    let ep = Endpoint::http(status(200));
+    let s = Server::start(
+        &[
+            ("example.zone", &zone("example", RECORDS)),
+            ("example.toml", &policies(ep.port)),
+        ],
+        "",
+    );
+    let mut stream = tcp_connect(s.addr());
+    let questions = [
+        ("www.example", 1),
+        ("WwW.ExAmple", 1),
+        ("www.example", 28), // NODATA
+        ("nope.example", 1),
+        ("NoPe.EXAMPLE", 1),
+        ("app.example", 1),
+        ("APP.example", 1),
+        ("bob.users.example", 16),
+        ("mx.example", 15),
+        ("x.OLD.example", 1), // DNAME: the synthesised CNAME keeps this spelling
+        ("x.old.example", 1),
+        ("web.example", 1),
+        ("WEB.example", 1),
+        ("elsewhere.test", 1),
+    ];
+    let mut id = 1;
+    for (name, qtype) in questions {
+        for q in variants(id, name, qtype) {
+            tcp_send(&mut stream, &q);
+            let fresh = tcp_recv(&mut stream).expect("a TCP answer");
+            // The first UDP answer prepares, the next ones replay. Names other than the
+            // question may differ in case (both spellings are the same name): compared parsed.
+            for round in 0..3 {
+                let udp = s.udp(&q).expect("a UDP answer");
+                let parsed = |m: &[u8]| Message::from_vec(m).expect("a valid message");
+                assert_eq!(
+                    parsed(&udp),
+                    parsed(&fresh),
+                    "{name} type {qtype}, round {round}, query {q:?}"
+                );
+                if name == name.to_ascii_lowercase() {
+                    assert_eq!(udp, fresh, "{name} type {qtype}, round {round}");
+                }
+            }
+            // The question as spelled, in both.
+            let question = 12..12 + wire_name(name).len() + 4;
+            assert_eq!(fresh[question.clone()], q[question.clone()], "{name}");
+            let udp = s.udp(&q).expect("a UDP answer");
+            assert_eq!(udp[question.clone()], q[question], "{name}");
+            id += 1;
+        }
+    }
+}
+
+#[test]
+fn a_health_change_reaches_the_next_udp_answer() {
+    let mut ep = Endpoint::http(status(200));
+    let s = Server::start(
+        &[
+            ("example.zone", &zone("example", RECORDS)),
+            ("example.toml", &policies(ep.port)),
+        ],
+        "",
+    );
+    for _ in 0..5 {
+        assert_eq!(s.a("web.example"), ["192.0.2.1"]);
+    }
+    ep.stop();
+    wait_for("the secondary", || s.a("web.example") == ["192.0.2.2"]);
+    // From then on, never the primary again: no stale prepared answer.
+    for _ in 0..20 {
+        assert_eq!(s.a("web.example"), ["192.0.2.2"]);
+    }
+    // Weighted answers are drawn per query, never replayed.
+    wait_for("both weighted sets", || {
+        let seen: std::collections::HashSet<_> =
+            (0..40).flat_map(|_| s.a("spread.example")).collect();
+        seen.len() == 2
+    });
+}
