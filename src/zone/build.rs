@@ -9,7 +9,7 @@ use std::sync::Arc;
 use hickory_proto::rr::{Name, RData, RecordType};
 
 use super::parse::SourceRecord;
-use super::{name_key, node_entry, Node, RRset, Zone};
+use super::{name_key, Nodes, RRset, Zone};
 use crate::diag::{Diagnostic, Diagnostics};
 
 /// Where each RRset was first written, for error messages that name both sides.
@@ -32,7 +32,7 @@ pub fn build_zone(
 ) -> Option<Zone> {
     let errors_before = diags.errors().count();
     let origin_key = name_key(origin);
-    let mut drafts: HashMap<Box<[u8]>, NodeDraft> = HashMap::new();
+    let mut drafts: HashMap<Box<[u8]>, NodeDraft> = HashMap::with_capacity(records.len());
     let mut untimed = Vec::new();
 
     for rec in records {
@@ -175,16 +175,16 @@ pub fn build_zone(
     }
 
     // Materialise nodes, with the empty non-terminals between every name and the apex.
-    let mut nodes: HashMap<Box<[u8]>, Node> = HashMap::with_capacity(drafts.len());
-    for (_, d) in drafts {
+    let mut nodes = Nodes::with_capacity(drafts.len());
+    for (key, d) in drafts {
         let mut rrsets: Vec<RRset> = d.rrsets.into_iter().map(|(r, _)| r).collect();
         rrsets.sort_by_key(|r| u16::from(r.rtype));
-        let node = node_entry(&mut nodes, origin, &d.name);
+        let node = nodes.entry(origin, &d.name, key);
         node.name = d.name;
         node.rrsets = rrsets;
     }
 
-    let apex = &nodes[&origin_key];
+    let apex = nodes.get(&origin_key)?;
     let soa_set = apex.rrset(RecordType::SOA)?;
     let RData::SOA(soa) = &soa_set.rdatas[0] else {
         return None;

@@ -91,8 +91,10 @@ pub struct Loaded {
     pub sources: Vec<ZoneSource>,
 }
 
-/// Loads and validates every zone.
-pub fn load_zones(dir: &Path) -> Loaded {
+/// Loads and validates every zone. `wants_plain` says for which zone files the plain
+/// index is needed (those with a policy file): for a large zone it costs as much memory
+/// as the zone itself, so it is built only there.
+pub fn load_zones(dir: &Path, wants_plain: impl Fn(&Path) -> bool) -> Loaded {
     let mut diags = Diagnostics::default();
     let mut files_read = vec![FileStamp::of(dir)];
     let files = match zone_files(dir) {
@@ -144,7 +146,12 @@ pub fn load_zones(dir: &Path) -> Loaded {
         seen.push((key, file.clone()));
         let records = read_zone_file(&file, &origin, &mut diags, &mut files_read);
         let mut plain = PlainIndex::new();
-        for r in &records {
+        let indexed = if wants_plain(&file) {
+            &records[..]
+        } else {
+            &[]
+        };
+        for r in indexed {
             let types = plain.entry(name_key(&r.name)).or_default();
             let rtype = r.rdata.record_type();
             if !types.iter().any(|(t, _, _)| *t == rtype) {

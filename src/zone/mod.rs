@@ -57,32 +57,67 @@ impl Node {
     }
 }
 
-/// The node for `name` (which must be in the zone of `origin`), created with every
-/// missing ancestor between it and the apex as an empty non-terminal.
-fn node_entry<'n>(
-    nodes: &'n mut HashMap<Box<[u8]>, Node>,
-    origin: &Name,
-    name: &Name,
-) -> &'n mut Node {
-    let mut ancestor = name.clone();
-    while ancestor.num_labels() > origin.num_labels() {
-        ancestor = ancestor.base_name();
-        let k = name_key(&ancestor);
-        if nodes.contains_key(&k) {
-            break;
+/// A zone's nodes by [`name_key`]: the nodes in one vector, a small index beside it, so
+/// that a large zone costs one slot of a few bytes per name in the hash table.
+#[derive(Debug, Clone, Default)]
+pub struct Nodes {
+    /// Keys come from zone files, not from clients: a fast hash is safe here.
+    index: HashMap<Box<[u8]>, u32, rustc_hash::FxBuildHasher>,
+    nodes: Vec<Node>,
+}
+
+impl Nodes {
+    pub fn with_capacity(n: usize) -> Self {
+        Nodes {
+            index: HashMap::with_capacity_and_hasher(n, Default::default()),
+            nodes: Vec::with_capacity(n),
         }
-        nodes.insert(k, Node::new(ancestor.clone()));
     }
-    nodes
-        .entry(name_key(name))
-        .or_insert_with(|| Node::new(name.clone()))
+
+    pub fn get(&self, key: &[u8]) -> Option<&Node> {
+        self.index.get(key).map(|&i| &self.nodes[i as usize])
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &Node> {
+        self.nodes.iter()
+    }
+
+    /// The node for `name` (which must be in the zone of `origin`; `key` is its
+    /// [`name_key`]), created with every missing ancestor between it and the apex as an
+    /// empty non-terminal. Ancestors are found by slicing the key: nothing is allocated
+    /// unless one is missing.
+    fn entry(&mut self, origin: &Name, name: &Name, key: Box<[u8]>) -> &mut Node {
+        let depth = usize::from(name.num_labels().saturating_sub(origin.num_labels()));
+        let mut offsets = Vec::with_capacity(depth + 2);
+        label_offsets(&key, &mut offsets);
+        for up in 1..=depth {
+            let ancestor = &key[offsets[up]..];
+            if self.index.contains_key(ancestor) {
+                break;
+            }
+            let ancestor_name = name.trim_to(usize::from(name.num_labels()) - up);
+            self.push(ancestor.into(), ancestor_name);
+        }
+        let i = match self.index.get(&key) {
+            Some(&i) => i,
+            None => self.push(key, name.clone()),
+        };
+        &mut self.nodes[i as usize]
+    }
+
+    fn push(&mut self, key: Box<[u8]>, name: Name) -> u32 {
+        let i = self.nodes.len() as u32;
+        self.nodes.push(Node::new(name));
+        self.index.insert(key, i);
+        i
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct Zone {
     pub origin: Name,
     pub origin_key: Box<[u8]>,
-    pub nodes: HashMap<Box<[u8]>, Node>,
+    pub nodes: Nodes,
     /// For the `zone_serial` metric.
     pub serial: u32,
     /// RFC 2308 §5: negative answers are cached for min(SOA TTL, SOA minimum), and the
@@ -96,12 +131,15 @@ impl Zone {
     }
 
     pub fn apex(&self) -> &Node {
-        &self.nodes[&self.origin_key]
+        self.nodes
+            .get(&self.origin_key)
+            .expect("a zone is built with its apex")
     }
 
     /// Declares that `name` has an RRset of `rtype` chosen by policy group `group`.
     pub fn add_dynamic(&mut self, name: &Name, rtype: RecordType, group: u32) {
-        node_entry(&mut self.nodes, &self.origin, name)
+        self.nodes
+            .entry(&self.origin, name, name_key(name))
             .dynamic
             .push((rtype, group));
     }
