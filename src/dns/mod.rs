@@ -226,15 +226,9 @@ impl Responder {
             if answer.varies {
                 cache.insert(&key, Prepared::PerQuery);
             } else {
-                let blank = Echo {
-                    id: 0,
-                    opcode: 0,
-                    rd: false,
-                    cd: false,
-                };
                 encode_answer(
                     out,
-                    blank,
+                    Echo::default(),
                     (&lower, req.qtype, req.qclass),
                     &answer,
                     None,
@@ -253,9 +247,7 @@ impl Responder {
         }
         let answer = lookup::resolve(data, &client, &qname, qtype, udp, draw, &mut ());
         if let Some(z) = answer.zone {
-            for &(group, set) in &answer.sets {
-                data.metrics[z].answers[group][set].increment(1);
-            }
+            data.metrics[z].count_answers(&answer.sets);
         }
         let edns = edns.map(|mut e| {
             if let Some((_, scope)) = &mut e.client_subnet {
@@ -303,9 +295,7 @@ fn replay(
         out[10..12].copy_from_slice(&ar.to_be_bytes());
     }
     if let Some(z) = entry.zone {
-        for &(group, set) in entry.sets.iter() {
-            data.metrics[z].answers[group][set].increment(1);
-        }
+        data.metrics[z].count_answers(&entry.sets);
     }
     Handled {
         zone: entry.zone,

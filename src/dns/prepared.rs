@@ -6,7 +6,7 @@
 //! worker keeps its own map (no lock) from the question to the encoded response without
 //! its OPT record; a query then costs a parse, a hash lookup and a copy, with only the ID,
 //! the flags it echoes, the question's case and its EDNS written per query. Answers that
-//! a draw or the client decides (`Answer::varies`) are never stored.
+//! a draw or the client decides (`Answer::varies`) are marked `PerQuery` and built afresh.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -45,8 +45,8 @@ fn ecs_address_len(c: &ClientSubnet) -> usize {
     usize::from(c.source_prefix).div_ceil(8)
 }
 
-/// Header fields copied from the query.
-#[derive(Debug, Clone, Copy)]
+/// Header fields copied from the query (all zero: the blank header of a prepared answer).
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Echo {
     pub id: u16,
     pub opcode: u8,

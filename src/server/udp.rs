@@ -65,6 +65,7 @@ impl Worker {
     fn serve(mut self, socket: UdpSocket) {
         let mut packet = vec![0u8; 65535];
         let mut out = Vec::with_capacity(4096);
+        let shared = self.shared.clone();
         loop {
             let (len, peer) = match socket.recv_from(&mut packet) {
                 Ok(r) => r,
@@ -74,7 +75,7 @@ impl Worker {
                     continue;
                 }
             };
-            let data = self.shared.clone().data.load_full();
+            let data = shared.data.load();
             if self.answer(&packet[..len], peer.ip(), &data, &mut out) {
                 let _ = socket.send_to(&out, peer);
             }
