@@ -9,8 +9,36 @@ use common::{query, tcp_connect, tcp_recv, tcp_send, wait_for, wire_name, zone, 
 use hickory_proto::op::Message;
 
 fn policies(port: u16) -> String {
-    format!(
+    let many: String = (0..10)
+        .map(|i| {
+            format!(
+                "[[record]]\nname = \"many\"\ntype = \"A\"\nttl = 30\nset_id = \"m{i}\"\nmultivalue = true\nvalues = [\"192.0.2.{}\"]\n",
+                70 + i
+            )
+        })
+        .collect();
+    many + &format!(
         r#"
+[[cidr_location]]
+name = "office"
+networks = ["198.51.100.0/24"]
+
+[[record]]
+name = "near"
+type = "A"
+ttl = 30
+set_id = "office"
+cidr = {{ location = "office" }}
+values = ["192.0.2.61"]
+
+[[record]]
+name = "near"
+type = "A"
+ttl = 30
+set_id = "rest"
+cidr = {{ location = "*" }}
+values = ["192.0.2.62"]
+
 [[health_check]]
 id = "primary"
 type = "http"
@@ -55,7 +83,7 @@ values = ["192.0.2.52"]
     )
 }
 
-const RECORDS: &str = "www A 192.0.2.10\napp CNAME www\n*.users TXT \"hi\"\nold DNAME new\nx.new A 192.0.2.20\nmx MX 10 www\n";
+const RECORDS: &str = "www A 192.0.2.10\napp CNAME www\nvia CNAME near\n*.users TXT \"hi\"\nold DNAME new\nx.new A 192.0.2.20\nmx MX 10 www\n";
 
 /// The query variants a resolver may send: flags, EDNS with DO, ECS.
 fn variants(id: u16, name: &str, qtype: u16) -> Vec<Vec<u8>> {
@@ -100,6 +128,11 @@ fn udp_replays_exactly_what_tcp_builds_afresh() {
         ("x.old.example", 1),
         ("web.example", 1),
         ("WEB.example", 1),
+        // Chosen per query by the client's subnet (the ECS variant is in the office's):
+        // one prepared response per choice, the scope written per query.
+        ("near.example", 1),
+        ("NEAR.example", 1),
+        ("via.example", 1),
         ("elsewhere.test", 1),
     ];
     let mut id = 1;
@@ -150,10 +183,21 @@ fn a_health_change_reaches_the_next_udp_answer() {
     for _ in 0..20 {
         assert_eq!(s.a("web.example"), ["192.0.2.2"]);
     }
-    // Weighted answers are drawn per query, never replayed.
+    // Weighted and multivalue answers are drawn per query, whether the response for
+    // the draw was prepared or not.
     wait_for("both weighted sets", || {
         let seen: std::collections::HashSet<_> =
             (0..40).flat_map(|_| s.a("spread.example")).collect();
         seen.len() == 2
+    });
+    let mut subsets = std::collections::HashSet::new();
+    wait_for("several multivalue subsets", || {
+        let mut got = s.a("many.example");
+        assert_eq!(got.len(), 8, "eight of ten: {got:?}");
+        got.sort();
+        got.dedup();
+        assert_eq!(got.len(), 8, "distinct: {got:?}");
+        subsets.insert(got);
+        subsets.len() >= 3
     });
 }

@@ -7,6 +7,7 @@
 use std::borrow::Cow;
 use std::cell::{Cell, OnceCell};
 use std::net::IpAddr;
+use std::ops::Range;
 
 use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{Name, RData, RecordType};
@@ -80,9 +81,8 @@ pub struct Answer<'z> {
     /// Set when a policy that depends on the client chose part of the answer: the ECS
     /// scope to return (RFC 7871 §7.2.1). Never longer than the client's prefix.
     pub client_scope: Option<u8>,
-    /// A draw or the client chose part of it: the same query may get another answer, so
-    /// this one must not be reused.
-    pub varies: bool,
+    /// Whether the same question always gets this answer, or what else decides it.
+    pub reuse: Reuse,
     pub authoritative: bool,
     /// A referral: glue in additional is required, so it sets TC when it does not fit.
     pub referral: bool,
@@ -98,12 +98,37 @@ impl Answer<'_> {
             zone: None,
             sets: Vec::new(),
             client_scope: None,
-            varies: false,
+            reuse: Reuse::Always,
             authoritative: false,
             referral: false,
             answer: Vec::new(),
             authority: Vec::new(),
             additional: Vec::new(),
+        }
+    }
+}
+
+/// What an answer depends on beyond the question, the data and the health table: whether
+/// it can be encoded once and replayed (see `prepared`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reuse {
+    /// Nothing else: the same question gets the same answer.
+    Always,
+    /// One selection made per query — a draw or the client decides it — at this policy
+    /// group of the answering zone. Everything else follows from the sets it chose,
+    /// `Answer::sets[sets]`: one answer per outcome of [`choose`].
+    PerChoice { group: usize, sets: Range<usize> },
+    /// More than one per-query selection, or a DNAME synthesis (which carries the
+    /// client's spelling): built afresh every time.
+    Never,
+}
+
+impl Reuse {
+    /// A selection at `group` was made, `sets` being what it chose.
+    fn selected(&mut self, group: usize, sets: Range<usize>) {
+        *self = match self {
+            Reuse::Always => Reuse::PerChoice { group, sets },
+            _ => Reuse::Never,
         }
     }
 }
@@ -180,6 +205,26 @@ pub fn resolve<'z, T: Trace>(
     ans
 }
 
+/// The per-query selection of a `Reuse::PerChoice` answer, made again for another
+/// query: the sets chosen at `group` of zone `zone_index` go into `sets` (cleared
+/// first); returns the ECS scope, when the client decided.
+pub fn choose(
+    data: &Dataset,
+    zone_index: usize,
+    group: usize,
+    client: &Client,
+    draw: &mut Draw,
+    sets: &mut Vec<(usize, usize)>,
+) -> Option<u8> {
+    let policies = &data.policies[zone_index];
+    let cx = PolicyContext::new(data, policies, client);
+    let prepared = &data.prepared[zone_index];
+    let leaves = select::select(&policies.groups, prepared, group, &cx, draw, &mut ());
+    sets.clear();
+    sets.extend(leaves.iter().map(|l| (l.group, l.set)));
+    cx.scope.get()
+}
+
 /// What every step of a chain answers from.
 struct Step<'z, 'q, T> {
     data: &'z Dataset,
@@ -228,7 +273,7 @@ impl<'z, T: Trace> Step<'z, '_, T> {
                     Ok(synth) => {
                         // The synthesised CNAME carries the labels as asked: not reusable
                         // for another spelling of the name.
-                        ans.varies = true;
+                        ans.reuse = Reuse::Never;
                         ans.answer.push(RRsetOut {
                             owner: name.clone(),
                             rtype: RecordType::CNAME,
@@ -296,12 +341,15 @@ impl<'z, T: Trace> Step<'z, '_, T> {
             return Some(RRsetOut::borrowed(owner.clone(), set));
         }
         let group = node.dynamic(rtype)? as usize;
-        let cx = PolicyContext::new(self);
+        let cx = PolicyContext::new(self.data, self.policies, self.client);
         let prepared = &self.data.prepared[self.zone_index];
         let groups = &self.policies.groups;
         let leaves = select::select(groups, prepared, group, &cx, self.draw, self.trace);
-        ans.varies |= prepared.varies(group);
+        let start = ans.sets.len();
         ans.sets.extend(leaves.iter().map(|l| (l.group, l.set)));
+        if prepared.varies(group) {
+            ans.reuse.selected(group, start..ans.sets.len());
+        }
         if let Some(scope) = cx.scope.get() {
             ans.client_scope = Some(ans.client_scope.map_or(scope, |s| s.max(scope)));
         }
@@ -355,11 +403,11 @@ struct PolicyContext<'z, 'q> {
 }
 
 impl<'z, 'q> PolicyContext<'z, 'q> {
-    fn new<T>(step: &Step<'z, 'q, T>) -> Self {
+    fn new(data: &'z Dataset, policies: &'z ZonePolicies, client: &'q Client) -> Self {
         PolicyContext {
-            data: step.data,
-            policies: step.policies,
-            client: step.client,
+            data,
+            policies,
+            client,
             location: OnceCell::new(),
             chain: OnceCell::new(),
             measured: OnceCell::new(),

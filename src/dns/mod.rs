@@ -16,8 +16,8 @@ use crate::config::ServerConfig;
 use crate::load::Dataset;
 use crate::metrics::{Outcome, ZoneQueries};
 use crate::policy::select::Draw;
-use lookup::{Client, Rcode};
-use prepared::{AnswerCache, Entry, Key, Prepared};
+use lookup::{Client, Rcode, Reuse};
+use prepared::{AnswerCache, Choices, Entry, Key, Prepared};
 use request::{Reject, RCODE_FORMERR};
 use response::{edns_reply, encode_answer, encode_error, push_opt, Echo, EdnsReply};
 
@@ -189,25 +189,7 @@ impl Responder {
         };
         // Room for records: the OPT record is written after them.
         let room = limit.saturating_sub(edns.map_or(0, |e| e.wire_len()));
-        let key = cache
-            .as_ref()
-            .and_then(|_| Key::new(req.qname, req.qtype, req.qclass, room as u16));
-        let mut cache = cache.map(|c| c.for_dataset(data)).zip(key);
-        if let Some((prepared, key)) = &cache {
-            match prepared.get(key) {
-                Some(Prepared::Response(entry)) => {
-                    return replay(entry, echo, req.qname, req.qtype, edns, data, out)
-                }
-                Some(Prepared::PerQuery) => cache = None,
-                None => {}
-            }
-        }
-
-        let Ok(qname) = Name::read(&mut BinDecoder::new(req.qname)) else {
-            handled.outcome = error(RCODE_FORMERR, edns);
-            return handled;
-        };
-        let client = match req.edns.and_then(|e| e.client_subnet) {
+        let client = match req.edns.as_ref().and_then(|e| e.client_subnet) {
             Some(ecs) => Client {
                 addr: ecs.addr,
                 prefix: ecs.source_prefix,
@@ -217,44 +199,79 @@ impl Responder {
                 prefix: if peer.is_ipv4() { 32 } else { 128 },
             },
         };
+        let key = cache
+            .as_ref()
+            .and_then(|_| Key::new(req.qname, req.qtype, req.qclass, room as u16));
+        let mut cache = cache.map(|c| c.for_dataset(data)).zip(key);
+        let mut fresh = false;
+        if let Some((prepared, key)) = &mut cache {
+            match prepared.lookup(key) {
+                (Some(Prepared::Response(entry)), _) => {
+                    return replay(entry, echo, req.qname, req.qtype, edns, data, out)
+                }
+                (Some(Prepared::PerChoice(choices)), chosen) => {
+                    let before = draw.clone();
+                    let scope =
+                        lookup::choose(data, choices.zone, choices.group, &client, draw, chosen);
+                    if let Some(entry) = choices.get(chosen) {
+                        let edns = with_scope(edns, scope);
+                        return replay(entry, echo, req.qname, req.qtype, edns, data, out);
+                    }
+                    // An outcome not prepared yet: resolving with the same draw makes the
+                    // same choice, so that every outcome keeps its share.
+                    *draw = before;
+                    fresh = choices.is_full();
+                }
+                (Some(Prepared::PerQuery), _) => fresh = true,
+                (None, _) => {}
+            }
+        }
+        if fresh {
+            cache = None;
+        }
+
+        let Ok(qname) = Name::read(&mut BinDecoder::new(req.qname)) else {
+            handled.outcome = error(RCODE_FORMERR, edns);
+            return handled;
+        };
         let udp = transport == Transport::Udp;
-        if let Some((cache, key)) = cache {
+        if let Some((cache, key)) = &mut cache {
             // Prepared from the name in lower case, so that no client's spelling stays
             // in it; each replay writes the question as its client spelled it.
             let lower = qname.to_lowercase();
             let answer = lookup::resolve(data, &client, &lower, qtype, udp, draw, &mut ());
-            if answer.varies {
-                cache.insert(&key, Prepared::PerQuery);
-            } else {
-                encode_answer(
-                    out,
-                    Echo::default(),
-                    (&lower, req.qtype, req.qclass),
-                    &answer,
-                    None,
-                    room,
-                );
-                let entry = Entry {
-                    response: out.as_slice().into(),
-                    zone: answer.zone,
-                    outcome: Outcome::Rcode(answer.rcode as u16),
-                    sets: answer.sets.into(),
-                };
-                if let Prepared::Response(entry) = cache.insert(&key, Prepared::Response(entry)) {
-                    return replay(entry, echo, req.qname, req.qtype, edns, data, out);
+            let question = (&lower, req.qtype, req.qclass);
+            let entry = match &answer.reuse {
+                Reuse::Always => {
+                    let entry = prepare(out, question, &answer, room);
+                    match cache.insert(key, Prepared::Response(entry)) {
+                        Prepared::Response(entry) => Some(entry),
+                        _ => None,
+                    }
                 }
+                Reuse::PerChoice { group, sets } => {
+                    let zone = answer.zone.expect("a selection is made in a zone");
+                    if cache.get(key).is_none() {
+                        cache.insert(key, Prepared::PerChoice(Choices::new(zone, *group)));
+                    }
+                    let entry = prepare(out, question, &answer, room);
+                    cache.insert_choice(key, &answer.sets[sets.clone()], entry)
+                }
+                Reuse::Never => {
+                    cache.insert(key, Prepared::PerQuery);
+                    None
+                }
+            };
+            if let Some(entry) = entry {
+                let edns = with_scope(edns, answer.client_scope);
+                return replay(entry, echo, req.qname, req.qtype, edns, data, out);
             }
         }
         let answer = lookup::resolve(data, &client, &qname, qtype, udp, draw, &mut ());
         if let Some(z) = answer.zone {
             data.metrics[z].count_answers(&answer.sets);
         }
-        let edns = edns.map(|mut e| {
-            if let Some((_, scope)) = &mut e.client_subnet {
-                *scope = answer.client_scope.unwrap_or(0);
-            }
-            e
-        });
+        let edns = with_scope(edns, answer.client_scope);
         encode_answer(
             out,
             echo,
@@ -269,6 +286,33 @@ impl Responder {
             outcome: Outcome::Rcode(answer.rcode as u16),
         }
     }
+}
+
+/// Encodes `answer` for a prepared entry: for the question in lower case, with a blank
+/// header and no EDNS (both written per query by `replay`).
+fn prepare(
+    out: &mut Vec<u8>,
+    question: (&Name, u16, u16),
+    answer: &lookup::Answer<'_>,
+    room: usize,
+) -> Entry {
+    encode_answer(out, Echo::default(), question, answer, None, room);
+    Entry {
+        response: out.as_slice().into(),
+        zone: answer.zone,
+        outcome: Outcome::Rcode(answer.rcode as u16),
+        sets: answer.sets.as_slice().into(),
+    }
+}
+
+/// The EDNS reply with the ECS scope the answer earned (0: the client did not decide).
+fn with_scope(edns: Option<EdnsReply<'_>>, scope: Option<u8>) -> Option<EdnsReply<'_>> {
+    edns.map(|mut e| {
+        if let Some((_, s)) = &mut e.client_subnet {
+            *s = scope.unwrap_or(0);
+        }
+        e
+    })
 }
 
 /// Writes a prepared answer for this query: its ID, the flags it echoes, the question

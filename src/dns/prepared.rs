@@ -5,11 +5,17 @@
 //! on the data and the health table — both fixed for the life of one `Dataset`. Each UDP
 //! worker keeps its own map (no lock) from the question to the encoded response without
 //! its OPT record; a query then costs a parse, a hash lookup and a copy, with only the ID,
-//! the flags it echoes, the question's case and its EDNS written per query. Answers that
-//! a draw or the client decides (`Answer::varies`) are marked `PerQuery` and built afresh.
+//! the flags it echoes, the question's case and its EDNS written per query.
+//!
+//! Where one selection is made per query (weighted, latency, geolocation, geoproximity,
+//! IP-based, multivalue over eight), the question maps to the responses for each outcome
+//! of that selection: per query only the selection runs, and its outcome picks the
+//! response. Answers that cannot be told apart that way (`Reuse::Never`) are built afresh.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
 
 use crate::load::Dataset;
 use crate::metrics::Outcome;
@@ -17,6 +23,9 @@ use crate::metrics::Outcome;
 /// Entries per worker before the map starts over: bounds memory when clients ask for
 /// many distinct names (a 1M-name zone, random subdomains).
 const MAX_ENTRIES: usize = 1 << 16;
+/// Responses kept per question for the outcomes of its selection; past this (multivalue
+/// over many sets) further outcomes are built per query.
+const MAX_CHOICES: usize = 64;
 /// Longest key: a 255-byte name, type, class and room.
 const MAX_KEY: usize = 255 + 6;
 
@@ -27,14 +36,46 @@ pub struct AnswerCache {
     /// from it remain.
     dataset: Option<Arc<Dataset>>,
     entries: HashMap<Box<[u8]>, Prepared>,
+    /// Responses held, all questions and outcomes counted.
+    held: usize,
+    /// The outcome of the current query's selection, reused from query to query.
+    chosen: Vec<(usize, usize)>,
 }
 
 /// What a question gets.
 pub enum Prepared {
     /// This response, replayed.
     Response(Entry),
-    /// An answer built per query: a draw or the client decides it.
+    /// One selection decides among responses.
+    PerChoice(Choices),
+    /// An answer built per query.
     PerQuery,
+}
+
+/// The responses to one question, by the outcome of its selection (`Reuse::PerChoice`).
+pub struct Choices {
+    pub zone: usize,
+    pub group: usize,
+    by_sets: FxHashMap<Box<[(usize, usize)]>, Entry>,
+}
+
+impl Choices {
+    pub fn new(zone: usize, group: usize) -> Self {
+        Choices {
+            zone,
+            group,
+            by_sets: FxHashMap::default(),
+        }
+    }
+
+    /// The response for the selection that chose `sets`.
+    pub fn get(&self, sets: &[(usize, usize)]) -> Option<&Entry> {
+        self.by_sets.get(sets)
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.by_sets.len() >= MAX_CHOICES
+    }
 }
 
 /// A response as `encode_answer` wrote it for the question in lower case, a blank
@@ -91,13 +132,46 @@ impl AnswerCache {
         self.entries.get(key.as_bytes())
     }
 
+    /// What `key` gets, with the vector to write a selection's outcome in.
+    pub fn lookup(&mut self, key: &Key) -> (Option<&Prepared>, &mut Vec<(usize, usize)>) {
+        (self.entries.get(key.as_bytes()), &mut self.chosen)
+    }
+
+    /// Remembers what a question gets.
     pub fn insert(&mut self, key: &Key, entry: Prepared) -> &Prepared {
-        if self.entries.len() >= MAX_ENTRIES {
-            self.entries.clear();
-        }
+        self.make_room();
         self.entries
             .entry(key.as_bytes().into())
             .insert_entry(entry)
             .into_mut()
+    }
+
+    /// Remembers the response to a question whose selection chose `sets`; the question
+    /// must map to `PerChoice` already (else nothing is kept).
+    pub fn insert_choice(
+        &mut self,
+        key: &Key,
+        sets: &[(usize, usize)],
+        entry: Entry,
+    ) -> Option<&Entry> {
+        self.make_room();
+        match self.entries.get_mut(key.as_bytes()) {
+            Some(Prepared::PerChoice(choices)) if !choices.is_full() => Some(
+                choices
+                    .by_sets
+                    .entry(sets.into())
+                    .insert_entry(entry)
+                    .into_mut(),
+            ),
+            _ => None,
+        }
+    }
+
+    fn make_room(&mut self) {
+        if self.held >= MAX_ENTRIES {
+            self.entries.clear();
+            self.held = 0;
+        }
+        self.held += 1;
     }
 }

@@ -348,6 +348,9 @@ pub fn select<'p, C: Context, T: Trace>(
     let mut ranked = Vec::new();
     let (picks, rule, last_resort) = match &p.choice {
         Choice::Fixed(i) => (vec![*i], p.rule, p.last_resort),
+        // One candidate takes no draw: only selections that vary consume the draw, so a
+        // prepared answer's selection can be made again with the same outcome.
+        Choice::Weighted(cum) if cum.len() == 1 => (vec![cum[0].1], p.rule, p.last_resort),
         Choice::Weighted(cum) => {
             let x = draw.below(cum.last().map_or(1, |c| c.0));
             let i = cum[cum.partition_point(|c| c.0 <= x)].1;
@@ -362,6 +365,9 @@ pub fn select<'p, C: Context, T: Trace>(
                     pool.swap(i, j);
                 }
                 pool.truncate(MULTIVALUE_MAX);
+                // In declaration order: the subset is the draw, and so there are as few
+                // distinct answers as there are subsets (prepared once each).
+                pool.sort_unstable();
             }
             (pool, p.rule, p.last_resort)
         }
