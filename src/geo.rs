@@ -12,12 +12,13 @@ use serde::Deserialize;
 use crate::config::Coordinates;
 use crate::diag::{Diagnostic, Diagnostics};
 
-/// What the GeoIP database says of an address.
+/// What the GeoIP database says of an address; the codes are read in place from the
+/// database, so a lookup allocates nothing.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Location {
-    pub continent: Option<String>,
-    pub country: Option<String>,
-    pub subdivision: Option<String>,
+pub struct Location<'db> {
+    pub continent: Option<&'db str>,
+    pub country: Option<&'db str>,
+    pub subdivision: Option<&'db str>,
     pub position: Option<Coordinates>,
     /// The length of the database network the address fell in: the ECS scope of any
     /// answer that depends on this location.
@@ -36,23 +37,51 @@ impl std::fmt::Debug for GeoDb {
 
 /// The subset of a GeoIP2/GeoLite2 City record that routing needs.
 #[derive(Deserialize)]
-struct CityRecord {
-    continent: Option<Coded>,
-    country: Option<Coded>,
-    subdivisions: Option<Vec<Coded>>,
+struct CityRecord<'db> {
+    #[serde(borrow)]
+    continent: Option<Coded<'db>>,
+    #[serde(borrow)]
+    country: Option<Coded<'db>>,
+    #[serde(borrow)]
+    subdivisions: Option<First<Coded<'db>>>,
     location: Option<Position>,
 }
 
 #[derive(Deserialize)]
-struct Coded {
-    code: Option<String>,
-    iso_code: Option<String>,
+struct Coded<'db> {
+    code: Option<&'db str>,
+    iso_code: Option<&'db str>,
 }
 
 #[derive(Deserialize)]
 struct Position {
     latitude: Option<f64>,
     longitude: Option<f64>,
+}
+
+/// The first element of a sequence (the most significant subdivision); the rest are
+/// skipped rather than collected.
+struct First<T>(Option<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for First<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Visit<T> {
+            type Value = First<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a sequence")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<First<T>, A::Error> {
+                let first = seq.next_element()?;
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(First(first))
+            }
+        }
+        d.deserialize_seq(Visit(std::marker::PhantomData))
+    }
 }
 
 impl GeoDb {
@@ -63,10 +92,10 @@ impl GeoDb {
     }
 
     /// The address's location, if the database knows it.
-    pub fn locate(&self, addr: IpAddr) -> Option<Location> {
+    pub fn locate(&self, addr: IpAddr) -> Option<Location<'_>> {
         let found = self.reader.lookup(addr).ok()?;
         let prefix = found.network().ok()?.prefix();
-        let record: CityRecord = found.decode().ok()??;
+        let record: CityRecord<'_> = found.decode().ok()??;
         let position = record.location.and_then(|l| {
             Some(Coordinates {
                 lat: l.latitude?,
@@ -78,7 +107,7 @@ impl GeoDb {
             country: record.country.and_then(|c| c.iso_code),
             subdivision: record
                 .subdivisions
-                .and_then(|s| s.into_iter().next())
+                .and_then(|s| s.0)
                 .and_then(|s| s.iso_code),
             position,
             prefix,
@@ -137,27 +166,27 @@ impl LatencyTable {
                 Err(m) => diags.push(Diagnostic::error(path, i + 1, m)),
             }
         }
-        rows.sort_by_key(|r| std::cmp::Reverse(r.0.prefix_len()));
+        // Longest prefixes first, the rows of each network together.
+        rows.sort_by_key(|r| (std::cmp::Reverse(r.0.prefix_len()), r.0));
         LatencyTable { rows }
     }
 
     /// The rows of the longest prefix that covers the client (and is no longer than the
     /// client's own prefix).
     pub fn lookup(&self, addr: IpAddr, client_prefix: u8) -> Option<Measured<'_>> {
-        let best = self
+        let first = self
             .rows
             .iter()
-            .find(|(net, _, _)| net.prefix_len() <= client_prefix && net.contains(&addr))?
-            .0;
-        let rtts = self
-            .rows
+            .position(|(net, _, _)| net.prefix_len() <= client_prefix && net.contains(&addr))?;
+        let best = self.rows[first].0;
+        // Rows of one network are adjacent (sorted so at load).
+        let len = self.rows[first..]
             .iter()
-            .filter(|(net, _, _)| *net == best)
-            .map(|(_, r, rtt)| (r.as_str(), *rtt))
-            .collect();
+            .take_while(|r| r.0 == best)
+            .count();
         Some(Measured {
             prefix: best.prefix_len(),
-            rtts,
+            rows: &self.rows[first..first + len],
         })
     }
 }
@@ -167,6 +196,15 @@ impl LatencyTable {
 pub struct Measured<'t> {
     /// The matched prefix's length: the ECS scope of an answer it decided.
     pub prefix: u8,
-    /// Round-trip time to each region the table lists for that prefix.
-    pub rtts: Vec<(&'t str, f64)>,
+    rows: &'t [(IpNet, String, f64)],
+}
+
+impl Measured<'_> {
+    /// The round-trip time to `region`, if the table lists it for this client.
+    pub fn rtt(&self, region: &str) -> Option<f64> {
+        self.rows
+            .iter()
+            .find(|(_, r, _)| r == region)
+            .map(|&(_, _, rtt)| rtt)
+    }
 }

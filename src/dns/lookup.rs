@@ -219,9 +219,17 @@ pub fn choose(
     let policies = &data.policies[zone_index];
     let cx = PolicyContext::new(data, policies, client);
     let prepared = &data.prepared[zone_index];
-    let leaves = select::select(&policies.groups, prepared, group, &cx, draw, &mut ());
     sets.clear();
-    sets.extend(leaves.iter().map(|l| (l.group, l.set)));
+    let mut emit = |l: Leaf<'_>| sets.push((l.group, l.set));
+    select::select_each(
+        &policies.groups,
+        prepared,
+        group,
+        &cx,
+        draw,
+        &mut (),
+        &mut emit,
+    );
     cx.scope.get()
 }
 
@@ -394,9 +402,8 @@ struct PolicyContext<'z, 'q> {
     data: &'z Dataset,
     policies: &'z ZonePolicies,
     client: &'q Client,
-    /// The GeoIP location and the geolocation chain, looked up once, when first needed.
-    location: OnceCell<Option<Location>>,
-    chain: OnceCell<Vec<GeoKey>>,
+    /// The GeoIP location, looked up once, when first needed.
+    location: OnceCell<Option<Location<'z>>>,
     /// The latency table's rows for the client's longest covering prefix.
     measured: OnceCell<Option<Measured<'z>>>,
     scope: Cell<Option<u8>>,
@@ -409,7 +416,6 @@ impl<'z, 'q> PolicyContext<'z, 'q> {
             policies,
             client,
             location: OnceCell::new(),
-            chain: OnceCell::new(),
             measured: OnceCell::new(),
             scope: Cell::new(None),
         }
@@ -422,7 +428,7 @@ impl<'z, 'q> PolicyContext<'z, 'q> {
             .set(Some(self.scope.get().map_or(p, |s| s.max(p))));
     }
 
-    fn location(&self) -> Option<&Location> {
+    fn location(&self) -> Option<&Location<'z>> {
         let loc = self
             .location
             .get_or_init(|| self.data.geo.as_ref()?.locate(self.client.addr))
@@ -447,11 +453,7 @@ impl select::Context for PolicyContext<'_, '_> {
         });
         if let Some(m) = measured {
             self.decided_by(m.prefix);
-            return m
-                .rtts
-                .iter()
-                .find(|(r, _)| *r == region)
-                .map_or(f64::INFINITY, |&(_, rtt)| rtt);
+            return m.rtt(region).unwrap_or(f64::INFINITY);
         }
         let Some(at) = regions.iter().find(|r| r.id == region) else {
             return f64::INFINITY;
@@ -462,22 +464,30 @@ impl select::Context for PolicyContext<'_, '_> {
         }
     }
 
-    fn geo_chain(&self) -> &[GeoKey] {
-        self.chain.get_or_init(|| {
-            let mut chain = Vec::with_capacity(4);
-            if let Some(l) = self.location() {
-                if let (Some(country), Some(subdivision)) = (&l.country, &l.subdivision) {
-                    chain.push(GeoKey::Subdivision {
-                        country: country.clone(),
-                        subdivision: subdivision.clone(),
-                    });
-                }
-                chain.extend(l.country.clone().map(GeoKey::Country));
-                chain.extend(l.continent.clone().map(GeoKey::Continent));
+    /// Route 53's order: the subdivision, then the country, then the continent, then
+    /// the default location.
+    fn geo_rank(&self, key: &GeoKey) -> Option<f64> {
+        let here = self.location();
+        let country = here.and_then(|l| l.country);
+        let matched = match key {
+            GeoKey::Subdivision {
+                country: c,
+                subdivision,
+            } => {
+                country == Some(c.as_str())
+                    && here.and_then(|l| l.subdivision) == Some(subdivision.as_str())
             }
-            chain.push(GeoKey::Default);
-            chain
-        })
+            GeoKey::Country(c) => country == Some(c.as_str()),
+            GeoKey::Continent(c) => here.and_then(|l| l.continent) == Some(c.as_str()),
+            GeoKey::Default => true,
+        };
+        let rank = match key {
+            GeoKey::Subdivision { .. } => 0.0,
+            GeoKey::Country(_) => 1.0,
+            GeoKey::Continent(_) => 2.0,
+            GeoKey::Default => 3.0,
+        };
+        matched.then_some(rank)
     }
 
     fn position(&self) -> Option<Coordinates> {

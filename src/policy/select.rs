@@ -16,8 +16,9 @@ pub const MULTIVALUE_MAX: usize = 8;
 pub trait Context {
     /// Latency from the client to a region; lower is better.
     fn latency(&self, region: &str) -> f64;
-    /// The client's geolocation chain, most specific first (ending with Default).
-    fn geo_chain(&self) -> &[GeoKey];
+    /// Where a geolocation set's location stands for the client, lower being more
+    /// specific; None when it does not contain the client (Default contains everyone).
+    fn geo_rank(&self, key: &GeoKey) -> Option<f64>;
     /// The client's position, for geoproximity.
     fn position(&self) -> Option<Coordinates>;
     /// The CIDR location whose block is the longest to contain the client (with the
@@ -323,14 +324,44 @@ pub struct Decision<'p> {
     /// Each set's health (for an alias that evaluates target health, its target's).
     pub healthy: &'p [bool],
     /// The candidates in the order the policy tries them, with the client's rank for
-    /// latency (ms or km), geoproximity (km after bias), geolocation (0 = most specific)
-    /// and IP-based (0 = the client's location, 1 = the default). Empty for failover,
+    /// latency (ms or km), geoproximity (km after bias), geolocation (0 subdivision,
+    /// 1 country, 2 continent, 3 default) and IP-based (0 = the client's location, 1 = the default). Empty for failover,
     /// weighted and multivalue, which consider every set.
     pub ranked: Vec<(usize, f64)>,
     /// The sets picked; one unless multivalue.
     pub picked: Vec<usize>,
     pub rule: &'static str,
     pub last_resort: bool,
+}
+
+/// The sets one group picked: one, or up to eight for multivalue. Inline, so that a
+/// selection allocates nothing.
+#[derive(Debug, Clone, Copy)]
+struct Picks {
+    sets: [usize; MULTIVALUE_MAX],
+    len: usize,
+}
+
+impl Picks {
+    const NONE: Picks = Picks {
+        sets: [0; MULTIVALUE_MAX],
+        len: 0,
+    };
+
+    fn one(set: usize) -> Picks {
+        let mut p = Picks::NONE;
+        p.push(set);
+        p
+    }
+
+    fn push(&mut self, set: usize) {
+        self.sets[self.len] = set;
+        self.len += 1;
+    }
+
+    fn as_slice(&self) -> &[usize] {
+        &self.sets[..self.len]
+    }
 }
 
 /// The answer for group `gi` of `groups`: one leaf, or up to eight for multivalue.
@@ -344,77 +375,112 @@ pub fn select<'p, C: Context, T: Trace>(
     draw: &mut Draw,
     trace: &mut T,
 ) -> Vec<Leaf<'p>> {
+    let mut leaves = Vec::new();
+    select_each(groups, prepared, gi, cx, draw, trace, &mut |l| {
+        leaves.push(l)
+    });
+    leaves
+}
+
+/// [`select`], handing each leaf to `emit` instead of collecting them.
+pub fn select_each<'p, C: Context, T: Trace>(
+    groups: &'p [PolicyGroup],
+    prepared: &'p Prepared,
+    gi: usize,
+    cx: &C,
+    draw: &mut Draw,
+    trace: &mut T,
+    emit: &mut impl FnMut(Leaf<'p>),
+) {
     let (g, p) = (&groups[gi], &prepared.groups[gi]);
-    let mut ranked = Vec::new();
     let (picks, rule, last_resort) = match &p.choice {
-        Choice::Fixed(i) => (vec![*i], p.rule, p.last_resort),
+        Choice::Fixed(i) => (Picks::one(*i), p.rule, p.last_resort),
         // One candidate takes no draw: only selections that vary consume the draw, so a
         // prepared answer's selection can be made again with the same outcome.
-        Choice::Weighted(cum) if cum.len() == 1 => (vec![cum[0].1], p.rule, p.last_resort),
+        Choice::Weighted(cum) if cum.len() == 1 => (Picks::one(cum[0].1), p.rule, p.last_resort),
         Choice::Weighted(cum) => {
             let x = draw.below(cum.last().map_or(1, |c| c.0));
             let i = cum[cum.partition_point(|c| c.0 <= x)].1;
-            (vec![i], p.rule, p.last_resort)
+            (Picks::one(i), p.rule, p.last_resort)
         }
         Choice::Multivalue(pool) => {
-            let mut pool = pool.clone();
-            if pool.len() > MULTIVALUE_MAX {
-                // A random subset: the first eight of a partial shuffle.
-                for i in 0..MULTIVALUE_MAX {
-                    let j = i + draw.below((pool.len() - i) as u64) as usize;
-                    pool.swap(i, j);
+            let mut picks = Picks::NONE;
+            if pool.len() <= MULTIVALUE_MAX {
+                pool.iter().for_each(|&i| picks.push(i));
+            } else {
+                // Floyd's sampling: a uniform subset of eight in eight draws. Kept in
+                // declaration order: the subset is the draw, so there are only as many
+                // distinct answers as subsets (each prepared once).
+                let n = pool.len();
+                for j in n - MULTIVALUE_MAX..n {
+                    let t = pool[draw.below(j as u64 + 1) as usize];
+                    picks.push(if picks.as_slice().contains(&t) {
+                        pool[j]
+                    } else {
+                        t
+                    });
                 }
-                pool.truncate(MULTIVALUE_MAX);
-                // In declaration order: the subset is the draw, and so there are as few
-                // distinct answers as there are subsets (prepared once each).
-                pool.sort_unstable();
+                picks.sets[..picks.len].sort_unstable();
             }
-            (pool, p.rule, p.last_resort)
+            (picks, p.rule, p.last_resort)
         }
         Choice::ByClient => {
-            ranked = client_order(g, cx);
+            // The best-ranked healthy candidate (ties: declaration order); the
+            // best-ranked of all as the last resort.
+            let (mut best, mut first) = (None::<(f64, usize)>, None::<(f64, usize)>);
+            let better = |rank: f64, than: Option<(f64, usize)>| {
+                than.is_none_or(|(r, _)| rank.total_cmp(&r).is_lt())
+            };
+            client_ranks(g, cx, |i, rank| {
+                if better(rank, first) {
+                    first = Some((rank, i));
+                }
+                if p.healthy[i] && better(rank, best) {
+                    best = Some((rank, i));
+                }
+            });
             let rule = client_rule(&g.sets[0].routing);
-            // Last resort: all count as healthy, the policy's first choice.
-            match ranked.iter().find(|&&(i, _)| p.healthy[i]) {
-                Some(&(i, _)) => (vec![i], rule, false),
-                None => match ranked.first() {
-                    Some(&(i, _)) => (
-                        vec![i],
-                        "none of the client's candidates is healthy: the first (last resort)",
-                        true,
-                    ),
-                    None => (
-                        Vec::new(),
-                        "no set for this client and no default: no data",
-                        false,
-                    ),
-                },
+            match (best, first) {
+                (Some((_, i)), _) => (Picks::one(i), rule, false),
+                (None, Some((_, i))) => (
+                    Picks::one(i),
+                    "none of the client's candidates is healthy: the first (last resort)",
+                    true,
+                ),
+                (None, None) => (
+                    Picks::NONE,
+                    "no set for this client and no default: no data",
+                    false,
+                ),
             }
         }
     };
     if T::DETAILED {
+        let mut ranked = Vec::new();
+        if matches!(p.choice, Choice::ByClient) {
+            client_ranks(g, cx, |i, rank| ranked.push((i, rank)));
+            ranked.sort_by(|a, b| a.1.total_cmp(&b.1));
+        }
         trace.decided(Decision {
             group: gi,
             healthy: &p.healthy,
             ranked,
-            picked: picks.clone(),
+            picked: picks.as_slice().to_vec(),
             rule,
             last_resort,
         });
     }
-    let mut leaves = Vec::with_capacity(picks.len());
-    for pick in picks {
+    for &pick in picks.as_slice() {
         match p.alias[pick] {
             // Only an alias is followed, and only to a group, never to itself.
-            Some(target) => leaves.extend(select(groups, prepared, target, cx, draw, trace)),
-            None => leaves.push(Leaf {
+            Some(target) => select_each(groups, prepared, target, cx, draw, trace, emit),
+            None => emit(Leaf {
                 group: gi,
                 set: pick,
                 data: &g.sets[pick].data,
             }),
         }
     }
-    leaves
 }
 
 /// The rule by which a client-dependent policy picks, when a candidate is healthy.
@@ -428,58 +494,52 @@ fn client_rule(routing: &Routing) -> &'static str {
     }
 }
 
-/// The sets of a client-dependent group in the order the policy tries them for this
-/// client, with their rank (geolocation and IP-based: only the sets that apply).
-fn client_order<C: Context>(g: &PolicyGroup, cx: &C) -> Vec<(usize, f64)> {
-    let sets = &g.sets;
-    let all = || (0..sets.len()).map(|i| (i, i as f64)).collect::<Vec<_>>();
-    // Each set's rank computed once, then a stable sort (ties keep declaration order).
-    let ranked = |rank: &dyn Fn(&Routing) -> f64| {
-        let mut keyed: Vec<(usize, f64)> = sets
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (i, rank(&s.routing)))
-            .collect();
-        keyed.sort_by(|a, b| a.1.total_cmp(&b.1));
-        keyed
-    };
-    match &sets[0].routing {
-        Routing::Latency(_) => ranked(&|r| match r {
-            Routing::Latency(region) => cx.latency(region),
-            _ => f64::INFINITY,
-        }),
+/// Ranks the sets of a client-dependent group for this client, in declaration order,
+/// lower being preferred: latency (ms or km), geoproximity (km after bias), geolocation
+/// (specificity) and IP-based (0 = the client's location, 1 = the default). Sets that do
+/// not apply to the client (geolocation, IP-based) are left out.
+fn client_ranks<C: Context>(g: &PolicyGroup, cx: &C, mut rank: impl FnMut(usize, f64)) {
+    let sets = g.sets.iter().enumerate();
+    match &g.sets[0].routing {
+        Routing::Latency(_) => {
+            for (i, s) in sets {
+                if let Routing::Latency(region) = &s.routing {
+                    rank(i, cx.latency(region));
+                }
+            }
+        }
         Routing::Geoproximity(_) => match cx.position() {
-            Some(client) => ranked(&|r| match r {
-                Routing::Geoproximity(p) => biased(great_circle_km(client, p.at), p.bias),
-                _ => f64::INFINITY,
-            }),
-            None => all(),
+            Some(client) => {
+                for (i, s) in sets {
+                    if let Routing::Geoproximity(p) = &s.routing {
+                        rank(i, biased(great_circle_km(client, p.at), p.bias));
+                    }
+                }
+            }
+            None => sets.for_each(|(i, _)| rank(i, i as f64)),
         },
-        Routing::Geo(_) => cx
-            .geo_chain()
-            .iter()
-            .enumerate()
-            .filter_map(|(rank, key)| {
-                sets.iter()
-                    .position(|s| s.routing == Routing::Geo(key.clone()))
-                    .map(|i| (i, rank as f64))
-            })
-            .collect(),
+        Routing::Geo(_) => {
+            for (i, s) in sets {
+                if let Some(r) = match &s.routing {
+                    Routing::Geo(key) => cx.geo_rank(key),
+                    _ => None,
+                } {
+                    rank(i, r);
+                }
+            }
+        }
         Routing::Cidr(_) => {
-            // The client's location (if the group has a set for it), then `*`.
-            let matched = cx.cidr_location().and_then(|loc| {
-                sets.iter()
-                    .position(|s| matches!(&s.routing, Routing::Cidr(Some(l)) if l == loc))
-            });
-            let default = sets.iter().position(|s| s.routing == Routing::Cidr(None));
-            let matched = matched.map(|i| (i, 0.0));
-            matched
-                .into_iter()
-                .chain(default.map(|i| (i, 1.0)))
-                .collect()
+            let here = cx.cidr_location();
+            for (i, s) in sets {
+                match &s.routing {
+                    Routing::Cidr(Some(l)) if Some(l.as_str()) == here => rank(i, 0.0),
+                    Routing::Cidr(None) => rank(i, 1.0),
+                    _ => {}
+                }
+            }
         }
         // Failover, weighted and multivalue are prepared; in declaration order otherwise.
-        _ => all(),
+        _ => sets.for_each(|(i, _)| rank(i, i as f64)),
     }
 }
 
@@ -544,8 +604,8 @@ mod tests {
         fn latency(&self, region: &str) -> f64 {
             self.latency.get(region).copied().unwrap_or(f64::INFINITY)
         }
-        fn geo_chain(&self) -> &[GeoKey] {
-            &self.chain
+        fn geo_rank(&self, key: &GeoKey) -> Option<f64> {
+            self.chain.iter().position(|k| k == key).map(|p| p as f64)
         }
         fn position(&self) -> Option<Coordinates> {
             self.position

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod endpoint;
+pub mod geo;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
