@@ -32,7 +32,9 @@ pub fn build_zone(
 ) -> Option<Zone> {
     let errors_before = diags.errors().count();
     let origin_key = name_key(origin);
-    let mut drafts: HashMap<Box<[u8]>, NodeDraft> = HashMap::with_capacity(records.len());
+    // Keys come from zone files, not from clients: a fast hash is safe here.
+    let mut drafts: HashMap<Box<[u8]>, NodeDraft, rustc_hash::FxBuildHasher> =
+        HashMap::with_capacity_and_hasher(records.len(), Default::default());
     let mut untimed = Vec::new();
 
     for rec in records {
@@ -70,7 +72,9 @@ pub fn build_zone(
         let key = name_key(&rec.name);
         let draft = drafts.entry(key).or_insert_with(|| NodeDraft {
             name: rec.name.clone(),
-            rrsets: Vec::new(),
+            // Most names own one RRset; a zone of a million names pays for every spare
+            // slot a million times.
+            rrsets: Vec::with_capacity(1),
         });
         let ttl = rec.ttl.unwrap_or(u32::MAX);
         if rec.ttl.is_none() {
@@ -177,7 +181,13 @@ pub fn build_zone(
     // Materialise nodes, with the empty non-terminals between every name and the apex.
     let mut nodes = Nodes::with_capacity(drafts.len());
     for (key, d) in drafts {
-        let mut rrsets: Vec<RRset> = d.rrsets.into_iter().map(|(r, _)| r).collect();
+        // Sized exactly: a collect would keep the draft's larger buffer, and a zone of
+        // a million names pays for every spare slot a million times.
+        let mut rrsets = Vec::with_capacity(d.rrsets.len());
+        rrsets.extend(d.rrsets.into_iter().map(|(mut r, _)| {
+            r.rdatas.shrink_to_fit();
+            r
+        }));
         rrsets.sort_by_key(|r| u16::from(r.rtype));
         let node = nodes.entry(origin, &d.name, key);
         node.name = d.name;
