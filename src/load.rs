@@ -14,7 +14,7 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crate::geo::{GeoDb, LatencyTable};
 use crate::health::{fingerprint, HealthTable};
 use crate::metrics::{self, ZoneQueries};
-use crate::policy::file::{read_policy_file, Context};
+use crate::policy::file::{read_policy_file, referenced_names, Context};
 use crate::policy::select::Prepared;
 use crate::policy::{HealthCheck, ZonePolicies};
 use crate::zone::{load_zones, FileStamp, ZoneSet};
@@ -173,7 +173,9 @@ fn sibling(path: &Path, from: &str, to: &str) -> PathBuf {
 
 pub fn load(config: &Config) -> Loaded {
     let dir = &config.server.zones_dir;
-    let zones = load_zones(dir, |zone| sibling(zone, ".zone", ".toml").exists());
+    let zones = load_zones(dir, |zone, origin| {
+        referenced_names(&sibling(zone, ".zone", ".toml"), origin)
+    });
     let mut diags = zones.diags;
     let mut files = zones.files;
     let mut policies = Vec::new();

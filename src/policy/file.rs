@@ -127,6 +127,25 @@ pub struct Context<'a> {
 }
 
 /// Reads and validates one policy file. None after pushing at least one error.
+/// The names a policy file refers to (owners and alias targets), as name keys: the
+/// only names whose plain records its checks look at. Empty when the file cannot be
+/// read or parsed ([`read_policy_file`] reports that).
+pub fn referenced_names(path: &Path, origin: &Name) -> Vec<Box<[u8]>> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    let Ok(def) = toml::from_str::<FileDef>(&text) else {
+        return Vec::new();
+    };
+    def.record
+        .iter()
+        .map(|r| r.get_ref())
+        .flat_map(|r| std::iter::once(&r.name).chain(r.alias.as_ref().map(|a| &a.target)))
+        .filter_map(|n| parse_name(n, origin).ok())
+        .map(|n| name_key(&n))
+        .collect()
+}
+
 pub fn read_policy_file(
     path: &Path,
     cx: &Context<'_>,

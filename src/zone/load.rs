@@ -10,7 +10,7 @@ use hickory_proto::rr::{Name, RecordType};
 
 use super::build::build_zone;
 use super::parse::read_zone_file;
-use super::{name_key, ZoneSet};
+use super::{name_key, write_name_key, ZoneSet};
 use crate::diag::{Diagnostic, Diagnostics};
 
 /// The zone files of a directory, sorted by name: `<origin>.zone`, and `..zone` for the
@@ -91,10 +91,10 @@ pub struct Loaded {
     pub sources: Vec<ZoneSource>,
 }
 
-/// Loads and validates every zone. `wants_plain` says for which zone files the plain
-/// index is needed (those with a policy file): for a large zone it costs as much memory
-/// as the zone itself, so it is built only there.
-pub fn load_zones(dir: &Path, wants_plain: impl Fn(&Path) -> bool) -> Loaded {
+/// Loads and validates every zone. `wants_plain` gives, for a zone file and its origin,
+/// the names whose plain records the policy file beside it refers to: only those are
+/// indexed, since a full index of a large zone costs as much as the zone itself.
+pub fn load_zones(dir: &Path, wants_plain: impl Fn(&Path, &Name) -> Vec<Box<[u8]>>) -> Loaded {
     let mut diags = Diagnostics::default();
     let mut files_read = vec![FileStamp::of(dir)];
     let files = match zone_files(dir) {
@@ -145,18 +145,23 @@ pub fn load_zones(dir: &Path, wants_plain: impl Fn(&Path) -> bool) -> Loaded {
         }
         seen.push((key, file.clone()));
         let records = read_zone_file(&file, &origin, &mut diags, &mut files_read);
-        let mut plain = PlainIndex::new();
-        let indexed = if wants_plain(&file) {
-            &records[..]
-        } else {
-            &[]
-        };
-        for r in indexed {
-            let types = plain.entry(name_key(&r.name)).or_default();
-            let rtype = r.rdata.record_type();
-            if !types.iter().any(|(t, _, _)| *t == rtype) {
-                types.push((rtype, r.file.clone(), r.line));
+        let mut plain: PlainIndex = wants_plain(&file, &origin)
+            .into_iter()
+            .map(|k| (k, Vec::new()))
+            .collect();
+        if !plain.is_empty() {
+            let mut key = Vec::new();
+            for r in &records {
+                write_name_key(&r.name, &mut key);
+                let Some(types) = plain.get_mut(&key[..]) else {
+                    continue;
+                };
+                let rtype = r.rdata.record_type();
+                if !types.iter().any(|(t, _, _)| *t == rtype) {
+                    types.push((rtype, r.file.clone(), r.line));
+                }
             }
+            plain.retain(|_, types| !types.is_empty());
         }
         sources.push(ZoneSource {
             origin: origin.clone(),

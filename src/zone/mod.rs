@@ -186,12 +186,18 @@ impl ZoneSet {
 /// The lowercased wire form of a name, e.g. `\3www\7example\3com\0`.
 pub fn name_key(name: &Name) -> Box<[u8]> {
     let mut key = Vec::with_capacity(name.len() + 2);
+    write_name_key(name, &mut key);
+    key.into_boxed_slice()
+}
+
+/// [`name_key`] into a buffer that is reused (cleared first).
+pub fn write_name_key(name: &Name, key: &mut Vec<u8>) {
+    key.clear();
     for label in name.iter() {
         key.push(label.len() as u8);
         key.extend(label.iter().map(u8::to_ascii_lowercase));
     }
     key.push(0);
-    key.into_boxed_slice()
 }
 
 /// Start offsets of every label of a wire-form name (the last one is the root's zero).
