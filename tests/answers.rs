@@ -220,6 +220,14 @@ fn dname_synthesises_a_cname() {
             ("api.new.example.com.", "A", "192.0.2.40"),
         ]
     );
+    // A literal `*` label is carried over like any other.
+    let star = s.dig("*.api.old.example.com A");
+    assert_eq!(
+        star.answer_data("CNAME"),
+        ["*.api.new.example.com."],
+        "{}",
+        star.raw
+    );
     // The DNAME owner itself is not redirected.
     assert_eq!(s.dig("old.example.com DNAME").answer.len(), 1);
     assert_eq!(s.dig("old.example.com A").answer.len(), 0);
@@ -245,8 +253,19 @@ fn wildcards_follow_rfc4592() {
         _ssh._tcp.host1.example. SRV 0 0 22 host1.example.\n\
         _ssh._tcp.host2.example. SRV 0 0 22 host2.example.\n\
         subdel.example. NS ns.example.com.\n\
-        subdel.example. NS ns.example.net.\n";
+        subdel.example. NS ns.example.net.\n\
+        *.users.deep.example. TXT \"a user\"\n";
     let s = Server::start(&[("example.zone", z)], "");
+    // A wildcard below empty non-terminals (users.deep, deep): they exist, with no data,
+    // and the wildcard answers for the names below them.
+    assert_eq!(
+        s.dig("bob.users.deep.example TXT").answer_data("TXT"),
+        ["\"a user\""]
+    );
+    for ent in ["users.deep.example TXT", "deep.example TXT"] {
+        let d = s.dig(ent);
+        assert_eq!((d.status.as_str(), d.answer.len()), ("NOERROR", 0), "{ent}");
+    }
     // Synthesised from the wildcard, owner = the query name.
     let mx = s.dig("host3.example MX");
     assert_eq!(mx.status, "NOERROR");

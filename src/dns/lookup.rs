@@ -275,8 +275,9 @@ impl<'z, T: Trace> Step<'z, '_, T> {
                 ans.answer
                     .push(RRsetOut::borrowed(node.name.clone(), dname));
                 // Replace the DNAME owner's labels at the end of the name by the target.
-                let keep = name.num_labels() - node.name.num_labels();
-                let prefix = Name::from_labels(name.iter().take(keep as usize)).ok()?;
+                // Counted by iterating: `Name::num_labels` leaves out a leading `*`.
+                let keep = name.iter().count() - node.name.iter().count();
+                let prefix = Name::from_labels(name.iter().take(keep)).ok()?;
                 match prefix.append_domain(&target) {
                     Ok(synth) => {
                         // The synthesised CNAME carries the labels as asked: not reusable

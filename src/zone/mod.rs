@@ -87,15 +87,17 @@ impl Nodes {
     /// empty non-terminal. Ancestors are found by slicing the key: nothing is allocated
     /// unless one is missing.
     fn entry(&mut self, origin: &Name, name: &Name, key: Box<[u8]>) -> &mut Node {
-        let depth = usize::from(name.num_labels().saturating_sub(origin.num_labels()));
-        let mut offsets = Vec::with_capacity(depth + 2);
+        let mut offsets = Vec::with_capacity(8);
         label_offsets(&key, &mut offsets);
+        // Labels counted from the key: `Name::num_labels` leaves out a leading `*`.
+        let labels = offsets.len() - 1;
+        let depth = labels.saturating_sub(usize::from(origin.num_labels()));
         for up in 1..=depth {
             let ancestor = &key[offsets[up]..];
             if self.index.contains_key(ancestor) {
                 break;
             }
-            let ancestor_name = name.trim_to(usize::from(name.num_labels()) - up);
+            let ancestor_name = name.trim_to(labels - up);
             self.push(ancestor.into(), ancestor_name);
         }
         let i = match self.index.get(&key) {
