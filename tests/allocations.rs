@@ -9,7 +9,7 @@ use std::cell::Cell;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use common::geo::geo_db;
+use common::geo::{geo_db, CONFIG, LATENCY};
 use hadns::config::Config;
 use hadns::dns::{Local, Responder, Transport};
 use hadns::health::HealthTable;
@@ -67,26 +67,6 @@ app    IN CNAME www
 child  IN NS  ns.child
 ns.child IN A 192.0.2.53
 ";
-
-const CONFIG: &str = r#"
-[server]
-listen = ["127.0.0.1:5353"]
-zones_dir = "zones"
-
-[routing]
-geoip_db = "geo.mmdb"
-latency_table = "latency.csv"
-
-[[region]]
-id = "eu-west"
-location = { lat = 53.3, lon = -6.3 }
-
-[[region]]
-id = "us-east"
-location = { lat = 38.9, lon = -77.0 }
-"#;
-
-const LATENCY: &str = "203.0.113.0/24,us-east,5\n203.0.113.0/24,eu-west,40\n";
 
 /// Two sets per policy (ten for multivalue, so that a draw picks eight of them).
 fn policies() -> String {
@@ -149,7 +129,9 @@ fn dataset() -> (tempfile::TempDir, Arc<Dataset>) {
     std::fs::write(path("zones/example.toml"), policies()).unwrap();
     std::fs::write(path("geo.mmdb"), geo_db()).unwrap();
     std::fs::write(path("latency.csv"), LATENCY).unwrap();
-    std::fs::write(path("hadns.toml"), CONFIG).unwrap();
+    let config =
+        format!("[server]\nlisten = [\"127.0.0.1:5353\"]\nzones_dir = \"zones\"\n{CONFIG}");
+    std::fs::write(path("hadns.toml"), config).unwrap();
     let config = Config::load(&path("hadns.toml")).expect("the config loads");
     let loaded = load(&config);
     let content = loaded

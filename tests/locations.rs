@@ -2,25 +2,8 @@
 //! database written by the test and a latency table, clients given by ECS.
 
 mod common;
-use common::geo::geo_db;
+use common::geo::{geo_db, CONFIG, LATENCY};
 use common::{forced_check, wait_for, zone, Server};
-const CONFIG: &str = r#"
-[routing]
-geoip_db = "geo.mmdb"
-latency_table = "latency.csv"
-
-[[region]]
-id = "eu-west"
-location = { lat = 53.3, lon = -6.3 }
-
-[[region]]
-id = "us-east"
-location = { lat = 38.9, lon = -77.0 }
-"#;
-
-/// Berlin's network is measured: us-east answers fastest from there, whatever the map says.
-const LATENCY: &str =
-    "# client_prefix,region,rtt_ms\n203.0.113.0/24,us-east,5\n203.0.113.0/24,eu-west,40\n";
 
 fn geo_policy(down: &[&str]) -> String {
     let mut p = String::new();

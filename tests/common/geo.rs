@@ -50,3 +50,22 @@ pub fn geo_db() -> Vec<u8> {
     }
     db.write_to(Vec::new()).unwrap()
 }
+
+/// The routing section that uses them: the database, the latency table and two regions.
+pub const CONFIG: &str = r#"
+[routing]
+geoip_db = "geo.mmdb"
+latency_table = "latency.csv"
+
+[[region]]
+id = "eu-west"
+location = { lat = 53.3, lon = -6.3 }
+
+[[region]]
+id = "us-east"
+location = { lat = 38.9, lon = -77.0 }
+"#;
+
+/// Berlin's network is measured: us-east answers fastest from there, whatever the map says.
+pub const LATENCY: &str =
+    "# client_prefix,region,rtt_ms\n203.0.113.0/24,us-east,5\n203.0.113.0/24,eu-west,40\n";
