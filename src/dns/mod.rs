@@ -17,7 +17,7 @@ use crate::load::Dataset;
 use crate::metrics::{Outcome, ZoneQueries};
 use crate::policy::select::Draw;
 use lookup::{Client, Rcode, Reuse};
-use prepared::{AnswerCache, Choices, Entry, Key, Prepared};
+use prepared::{AnswerCache, Entry, Key, Prepared};
 use request::{Reject, RCODE_FORMERR};
 use response::{edns_reply, encode_answer, encode_error, push_opt, Echo, EdnsReply};
 
@@ -251,11 +251,8 @@ impl Responder {
                 }
                 Reuse::PerChoice { group, sets } => {
                     let zone = answer.zone.expect("a selection is made in a zone");
-                    if cache.get(key).is_none() {
-                        cache.insert(key, Prepared::PerChoice(Choices::new(zone, *group)));
-                    }
                     let entry = prepare(out, question, &answer, room);
-                    cache.insert_choice(key, &answer.sets[sets.clone()], entry)
+                    cache.insert_choice(key, (zone, *group), &answer.sets[sets.clone()], entry)
                 }
                 Reuse::Never => {
                     cache.insert(key, Prepared::PerQuery);

@@ -60,7 +60,7 @@ pub struct Choices {
 }
 
 impl Choices {
-    pub fn new(zone: usize, group: usize) -> Self {
+    fn new(zone: usize, group: usize) -> Self {
         Choices {
             zone,
             group,
@@ -128,10 +128,6 @@ impl AnswerCache {
         self
     }
 
-    pub fn get(&self, key: &Key) -> Option<&Prepared> {
-        self.entries.get(key.as_bytes())
-    }
-
     /// What `key` gets, with the vector to write a selection's outcome in.
     pub fn lookup(&mut self, key: &Key) -> (Option<&Prepared>, &mut Vec<(usize, usize)>) {
         (self.entries.get(key.as_bytes()), &mut self.chosen)
@@ -146,17 +142,22 @@ impl AnswerCache {
             .into_mut()
     }
 
-    /// Remembers the response to a question whose selection chose `sets`; the question
-    /// must map to `PerChoice` already (else nothing is kept).
+    /// Remembers the response to a question whose selection, at `group` of `zone`,
+    /// chose `sets`. Nothing is kept past `MAX_CHOICES` outcomes.
     pub fn insert_choice(
         &mut self,
         key: &Key,
+        (zone, group): (usize, usize),
         sets: &[(usize, usize)],
         entry: Entry,
     ) -> Option<&Entry> {
         self.make_room();
-        match self.entries.get_mut(key.as_bytes()) {
-            Some(Prepared::PerChoice(choices)) if !choices.is_full() => Some(
+        let prepared = self
+            .entries
+            .entry(key.as_bytes().into())
+            .or_insert_with(|| Prepared::PerChoice(Choices::new(zone, group)));
+        match prepared {
+            Prepared::PerChoice(choices) if !choices.is_full() => Some(
                 choices
                     .by_sets
                     .entry(sets.into())
