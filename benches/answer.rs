@@ -2,17 +2,17 @@
 //! kind of answer and each routing policy. `cargo bench --bench answer`.
 //!
 //! Two groups: `fresh` builds every response (the TCP path), `prepared` answers as a UDP
-//! worker does, replaying responses encoded once per dataset where the answer allows.
+//! worker does, replaying responses encoded once per snapshot where the answer allows.
 
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use hadns::config::Config;
 use hadns::dns::{Local, Responder, Transport};
+use hadns::draw::Draw;
 use hadns::health::HealthTable;
-use hadns::load::{load, Dataset};
+use hadns::load::load;
 use hadns::metrics::Exporter;
-use hadns::policy::select::Draw;
+use hadns::snapshot::Snapshot;
 
 const ZONE: &str = "$ORIGIN bench.example.
 $TTL 300
@@ -81,25 +81,24 @@ fn query(name: &str, qtype: u16) -> Vec<u8> {
     p
 }
 
-fn dataset() -> (tempfile::TempDir, Arc<Dataset>) {
+fn snapshot() -> (tempfile::TempDir, Arc<Snapshot>) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     std::fs::create_dir(dir.path().join("zones")).unwrap();
     std::fs::write(dir.path().join("zones/bench.example.zone"), ZONE).unwrap();
     std::fs::write(dir.path().join("zones/bench.example.toml"), policies()).unwrap();
     std::fs::write(dir.path().join("hadns.toml"), CONFIG).unwrap();
-    let config = Config::load(&dir.path().join("hadns.toml")).expect("the bench config loads");
-    let loaded = load(&config);
+    let loaded = load(&dir.path().join("hadns.toml"));
     let content = loaded
         .content
         .unwrap_or_else(|| panic!("the bench zone loads: {:?}", loaded.diags));
     let health = HealthTable::assumed(&content.checks);
-    (dir, Arc::new(Dataset::new(Arc::new(content), health)))
+    (dir, Arc::new(Snapshot::new(Arc::new(content), &health)))
 }
 
 fn answer_path(c: &mut Criterion) {
     // Counted as the server counts: the recorder in place before the zones load.
     let _exporter = Exporter::install().expect("the metrics recorder installs");
-    let (_dir, data) = dataset();
+    let (_dir, data) = snapshot();
     let peer = std::net::IpAddr::from([127, 0, 0, 1]);
     let responder = Responder {
         nsid: None,

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::coordinates::Coordinates;
 use crate::diag::{line_of_offset, Diagnostic};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -90,19 +91,6 @@ impl HealthConfig {
 pub struct Region {
     pub id: String,
     pub location: Coordinates,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Coordinates {
-    pub lat: f64,
-    pub lon: f64,
-}
-
-impl Coordinates {
-    pub fn is_valid(&self) -> bool {
-        (-90.0..=90.0).contains(&self.lat) && (-180.0..=180.0).contains(&self.lon)
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

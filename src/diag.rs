@@ -65,6 +65,10 @@ impl fmt::Display for Diagnostic {
 pub struct Diagnostics(pub Vec<Diagnostic>);
 
 impl Diagnostics {
+    pub fn extend(&mut self, other: Diagnostics) {
+        self.0.extend(other.0);
+    }
+
     pub fn push(&mut self, d: Diagnostic) {
         self.0.push(d);
     }

@@ -1,14 +1,36 @@
-//! hadns: an authoritative DNS server whose zones are files.
+//! hadns: an authoritative DNS server whose zones are files, with Route 53's routing
+//! policies and health-checked failover.
 //!
-//! The pipeline, each stage a module that only looks downstream:
-//! `config` → `zone` (scan, parse, build: an immutable [`zone::ZoneSet`]) →
-//! `dns` (parse a query, find the answer, encode it) → `server` (UDP and TCP sockets),
-//! with `reload` swapping in a new zone set on SIGHUP or file change.
+//! The modules, one line each (a module only looks down this list's arrows):
+//! - `config`      — hadns.toml.
+//! - `diag`        — problems at `file:line`.
+//! - `watch`       — file stamps and the one polling loop that notices changes.
+//! - `draw`        — the per-query randomness (and probe jitter).
+//! - `coordinates` — positions on the Earth and the distance between them.
+//! - `zone`        — zone files: lexer → parse → build → an immutable `ZoneSet`.
+//! - `health`      — check definitions, probes (one module per kind), the engine that
+//!   turns results into a `HealthTable`, its state files.
+//! - `policy`      — policy files and the routing policies, one module each, behind one
+//!   contract; `select`, the engine they share.
+//! - `client`      — who is asking and where: GeoIP, latency table, CIDR match, ECS scope.
+//! - `load`        — config → zones + policies + client data → `Content`, for serve,
+//!   check and reload alike.
+//! - `snapshot`    — `Content` + what health decided → the `Snapshot` answered from,
+//!   swapped atomically on reload and health change.
+//! - `dns`         — bytes in, bytes out: request → edns → dispatch (query, transfer,
+//!   notify) → lookup / cache → response.
+//! - `server`      — sockets: UDP workers, TCP, the bounded accept loop.
+//! - `http`        — the HTTP API: metrics, health checks, overrides, explain, reload.
+//! - `reload`      — SIGHUP, file changes and the API: load again and swap in.
+//! - `metrics`     — metric names and the Prometheus exporter; a leaf the others call.
+//! - `systemd`     — sd_notify.
 
+pub mod client;
 pub mod config;
+pub mod coordinates;
 pub mod diag;
 pub mod dns;
-pub mod geo;
+pub mod draw;
 pub mod health;
 pub mod http;
 pub mod load;
@@ -16,5 +38,7 @@ pub mod metrics;
 pub mod policy;
 pub mod reload;
 pub mod server;
+pub mod snapshot;
 pub mod systemd;
+pub mod watch;
 pub mod zone;

@@ -1,23 +1,25 @@
-//! Loading everything a server serves from its config: the zone files and the policy
-//! file beside each (`<origin>.zone` + `<origin>.toml`). Used alike by `serve`, `check`
-//! and reload, so that all three accept and refuse exactly the same data.
+//! Loading everything a server serves, from its config file: the config, the zone files
+//! and the policy file beside each (`<origin>.zone` + `<origin>.toml`), and where
+//! clients are. The one path of `serve`, `check` and reload, so that all three accept
+//! and refuse exactly the same data.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use ::metrics::Counter;
 use hickory_proto::rr::Name;
 
-use crate::config::{Config, Region};
+use crate::client::geoip::GeoDb;
+use crate::client::latency::LatencyTable;
+use crate::client::Locator;
+use crate::config::Config;
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::geo::{GeoDb, LatencyTable};
-use crate::health::{fingerprint, HealthTable};
+use crate::health::HealthCheck;
 use crate::metrics::{self, ZoneQueries};
 use crate::policy::file::{read_policy_file, referenced_names, Context};
-use crate::policy::select::Prepared;
-use crate::policy::{HealthCheck, ZonePolicies};
-use crate::zone::{load_zones, FileStamp, ZoneSet};
+use crate::policy::ZonePolicies;
+use crate::watch::FileStamp;
+use crate::zone::{load_zones, ZoneSet};
 
 /// Everything loaded from files, valid as a whole; immutable until the next reload.
 #[derive(Debug, Default)]
@@ -27,11 +29,8 @@ pub struct Content {
     pub policies: Vec<ZonePolicies>,
     /// Every health check of every policy file, once per id.
     pub checks: Vec<HealthCheck>,
-    /// The regions of `hadns.toml`, in declaration order.
-    pub regions: Vec<Region>,
-    /// Where clients are, when a GeoIP database is configured.
-    pub geo: Option<GeoDb>,
-    pub latency: LatencyTable,
+    /// Where clients are.
+    pub locator: Locator,
     /// Indexed like `zones.zones`.
     pub metrics: Vec<ZoneMetrics>,
 }
@@ -84,9 +83,7 @@ impl Content {
     pub fn new(
         mut zones: ZoneSet,
         mut by_origin: Vec<(Name, ZonePolicies)>,
-        regions: Vec<Region>,
-        geo: Option<GeoDb>,
-        latency: LatencyTable,
+        locator: Locator,
     ) -> Self {
         let policies: Vec<ZonePolicies> = zones
             .zones
@@ -119,42 +116,17 @@ impl Content {
             zones,
             policies,
             checks,
-            regions,
-            geo,
-            latency,
+            locator,
             metrics,
         }
     }
 }
 
-/// What the query path answers from: the content, and per zone what its policy answers
-/// need prepared from health. Rebuilt on every reload and every health change.
-#[derive(Debug, Default)]
-pub struct Dataset {
-    pub content: Arc<Content>,
-    pub prepared: Vec<Prepared>,
-}
-
-impl Dataset {
-    pub fn new(content: Arc<Content>, health: HealthTable) -> Self {
-        let prepared = content
-            .policies
-            .iter()
-            .map(|p| Prepared::new(&p.groups, |check| health.healthy(check)))
-            .collect();
-        Dataset { content, prepared }
-    }
-}
-
-impl std::ops::Deref for Dataset {
-    type Target = Content;
-    fn deref(&self) -> &Content {
-        &self.content
-    }
-}
-
+/// What one load found.
 #[derive(Debug)]
 pub struct Loaded {
+    /// The config, when it could be read.
+    pub config: Option<Config>,
     /// Present only when nothing had an error.
     pub content: Option<Content>,
     pub diags: Diagnostics,
@@ -171,13 +143,46 @@ fn sibling(path: &Path, from: &str, to: &str) -> PathBuf {
     path.with_file_name(format!("{}{to}", name.strip_suffix(from).unwrap_or(&name)))
 }
 
-pub fn load(config: &Config) -> Loaded {
+/// Reads the config at `config_path` and everything it names. Every problem is in
+/// `diags`; `content` only when there is none.
+pub fn load(config_path: &Path) -> Loaded {
+    let mut files = vec![FileStamp::of(config_path)];
+    let config = match Config::load(config_path) {
+        Ok(c) => c,
+        Err(error) => {
+            // Nothing more is read until the config itself changes.
+            let mut diags = Diagnostics::default();
+            diags.push(error);
+            return Loaded {
+                config: None,
+                content: None,
+                diags,
+                files,
+            };
+        }
+    };
+    let mut diags = Diagnostics::default();
+    let content = read_content(&config, &mut diags, &mut files);
+    Loaded {
+        config: Some(config),
+        content,
+        diags,
+        files,
+    }
+}
+
+/// The zones, policies and client data of a config.
+fn read_content(
+    config: &Config,
+    diags: &mut Diagnostics,
+    files: &mut Vec<FileStamp>,
+) -> Option<Content> {
     let dir = &config.server.zones_dir;
     let zones = load_zones(dir, |zone, origin| {
         referenced_names(&sibling(zone, ".zone", ".toml"), origin)
     });
-    let mut diags = zones.diags;
-    let mut files = zones.files;
+    diags.extend(zones.diags);
+    files.extend(zones.files);
     let mut policies = Vec::new();
     for source in &zones.sources {
         let path = sibling(&source.file, ".zone", ".toml");
@@ -190,7 +195,7 @@ pub fn load(config: &Config) -> Loaded {
             regions: &config.regions,
             plain: &source.plain,
         };
-        if let Some(p) = read_policy_file(&path, &cx, &mut diags) {
+        if let Some(p) = read_policy_file(&path, &cx, diags) {
             policies.push((source.origin.clone(), p));
         }
     }
@@ -223,25 +228,19 @@ pub fn load(config: &Config) -> Loaded {
         .map_or_else(LatencyTable::default, |path| {
             files.push(FileStamp::of(path));
             let ids: Vec<&str> = config.regions.iter().map(|r| r.id.as_str()).collect();
-            LatencyTable::read(path, &ids, &mut diags)
+            LatencyTable::read(path, &ids, diags)
         });
-    shared_check_ids(&policies, &mut diags);
+    shared_check_ids(&policies, diags);
     drop(zones.sources);
     release_freed_memory();
-    let content = match zones.zones {
-        Some(zones) if !diags.has_errors() => Some(Content::new(
-            zones,
-            policies,
-            config.regions.clone(),
-            geo,
-            latency,
-        )),
-        _ => None,
+    let locator = Locator {
+        regions: config.regions.clone(),
+        geo,
+        latency,
     };
-    Loaded {
-        content,
-        diags,
-        files,
+    match zones.zones {
+        Some(zones) if !diags.has_errors() => Some(Content::new(zones, policies, locator)),
+        _ => None,
     }
 }
 
@@ -265,7 +264,7 @@ fn shared_check_ids(policies: &[(Name, ZonePolicies)], diags: &mut Diagnostics) 
                 None => {
                     seen.insert(&c.id, (&p.file, c));
                 }
-                Some((file, first)) if fingerprint(first) != fingerprint(c) => {
+                Some((file, first)) if first.fingerprint() != c.fingerprint() => {
                     diags.push(Diagnostic::error(
                         &p.file,
                         c.line,

@@ -9,12 +9,13 @@ use hadns::config::Config;
 use hadns::dns::Responder;
 use hadns::health::{Engine, HealthTable};
 use hadns::http::{self, Api};
-use hadns::load::{load, Content, Dataset};
+use hadns::load::{load, Content};
 use hadns::metrics::Exporter;
 use hadns::reload::{self, Reloader};
-use hadns::server::{self, Shared};
+use hadns::server::{self, DnsService};
+use hadns::snapshot::{self, Live, Snapshot};
 use hadns::systemd;
-use hadns::zone::FileStamp;
+use hadns::watch::FileStamp;
 
 #[derive(Parser)]
 #[command(
@@ -87,22 +88,14 @@ struct Startup {
 
 /// Loads the config and zones, printing every problem; None if anything is invalid.
 fn load_all(config_path: &std::path::Path) -> Option<Startup> {
-    let config_stamp = FileStamp::of(config_path);
-    let config = match Config::load(config_path) {
-        Ok(c) => c,
-        Err(d) => {
-            eprintln!("{d}");
-            return None;
-        }
-    };
-    let loaded = load(&config);
+    let loaded = load(config_path);
     for d in &loaded.diags.0 {
         eprintln!("{d}");
     }
     Some(Startup {
-        config,
+        config: loaded.config?,
         content: loaded.content?,
-        files: std::iter::once(config_stamp).chain(loaded.files).collect(),
+        files: loaded.files,
     })
 }
 
@@ -160,22 +153,23 @@ fn run(
     let content = Arc::new(content);
     // Until the first round of checks, Route 53's assumptions; nothing is answered before.
     let assumed = HealthTable::assumed(&checks);
-    let shared = Shared::new(
-        Dataset::new(content, assumed),
-        Responder::new(&config.server, log_queries),
-    );
+    let live = Live::new(Snapshot::new(content, &assumed));
+    let dns = Arc::new(DnsService {
+        live: live.clone(),
+        responder: Responder::new(&config.server, log_queries),
+    });
     let engine = Engine::new(&config.health);
     let reloader = Arc::new(Reloader::new(
         config_path,
         config.clone(),
-        shared.clone(),
+        live.clone(),
         engine.clone(),
         files,
     ));
     let api = Arc::new(
         Api::new(
             engine.clone(),
-            shared.clone(),
+            live.clone(),
             reloader.clone(),
             exporter,
             config.http.token_file.as_deref(),
@@ -217,16 +211,16 @@ fn run(
         // must not flap at start.
         engine.start();
         engine.configure(checks).await;
-        shared.swap(None, || engine.table());
-        tokio::spawn(server::follow_health(shared.clone(), engine.clone()));
+        live.swap(None, || engine.table());
+        tokio::spawn(snapshot::follow_health(live.clone(), engine.clone()));
 
         for sockets in udp {
-            server::spawn_udp_workers(sockets, &shared).map_err(|e| e.to_string())?;
+            server::spawn_udp_workers(sockets, &dns).map_err(|e| e.to_string())?;
         }
         for listener in tcp {
             tokio::spawn(server::serve_tcp(
                 listener,
-                shared.clone(),
+                dns.clone(),
                 config.server.tcp_idle_timeout,
                 config.server.tcp_max_connections,
             ));

@@ -3,24 +3,20 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use crate::config::Config;
 use crate::diag::Diagnostic;
 use crate::health::Engine;
 use crate::load::{load, Content};
 use crate::metrics;
-use crate::server::Shared;
-use crate::zone::FileStamp;
-
-/// How often the zone files are looked at for changes.
-pub const WATCH_INTERVAL: Duration = Duration::from_secs(1);
+use crate::snapshot::Live;
+use crate::watch::{self, FileStamp};
 
 pub struct Reloader {
     config_path: PathBuf,
     /// The config the server started with; listen addresses etc. need a restart.
     started_with: Config,
-    shared: Arc<Shared>,
+    live: Arc<Live>,
     engine: Arc<Engine>,
     /// The files the last load read (successful or not), as they were then.
     watched: Mutex<Vec<FileStamp>>,
@@ -39,14 +35,14 @@ impl Reloader {
     pub fn new(
         config_path: PathBuf,
         started_with: Config,
-        shared: Arc<Shared>,
+        live: Arc<Live>,
         engine: Arc<Engine>,
         watched: Vec<FileStamp>,
     ) -> Self {
         Reloader {
             config_path,
             started_with,
-            shared,
+            live,
             engine,
             watched: Mutex::new(watched),
             reloading: tokio::sync::Mutex::new(()),
@@ -78,7 +74,7 @@ impl Reloader {
             zones: content.zones.zones.len(),
             records: content.zones.record_count(),
         };
-        self.shared.swap(Some(content), || self.engine.table());
+        self.live.swap(Some(content), || self.engine.table());
         metrics::reload_done(true);
         tracing::info!(
             trigger,
@@ -91,22 +87,15 @@ impl Reloader {
 
     /// The config and everything it names, validated; records what was read.
     fn read_all(&self) -> Result<Content, Vec<Diagnostic>> {
+        // Held while loading: the watcher waits rather than see half-updated stamps.
         let mut watched = self.watched.lock().unwrap_or_else(|p| p.into_inner());
-        let config_stamp = FileStamp::of(&self.config_path);
-        let config = match Config::load(&self.config_path) {
-            Ok(c) => c,
-            Err(error) => {
-                // Nothing more is read until the config itself changes.
-                *watched = vec![config_stamp];
-                return Err(vec![error]);
-            }
-        };
-        let loaded = load(&config);
-        *watched = std::iter::once(config_stamp).chain(loaded.files).collect();
+        let loaded = load(&self.config_path);
+        *watched = loaded.files;
+        drop(watched);
         for w in loaded.diags.warnings() {
             tracing::warn!("{w}");
         }
-        let Some(content) = loaded.content else {
+        let (Some(config), Some(content)) = (loaded.config, loaded.content) else {
             return Err(loaded.diags.errors().cloned().collect());
         };
         let was = &self.started_with;
@@ -149,16 +138,17 @@ pub async fn on_sighup(reloader: Arc<Reloader>, mut hup: tokio::signal::unix::Si
     }
 }
 
-/// Reloads when the zone files change.
+/// Reloads when a file the last load read changes.
 pub async fn on_file_change(reloader: Arc<Reloader>) {
-    let mut tick = tokio::time::interval(WATCH_INTERVAL);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let r = reloader.clone();
-        let changed = tokio::task::spawn_blocking(move || r.files_changed()).await;
-        if changed.unwrap_or(false) {
-            let _ = reloader.reload("file change").await;
-        }
-    }
+    let looker = reloader.clone();
+    watch::poll(
+        move || looker.files_changed(),
+        || {
+            let r = reloader.clone();
+            async move {
+                let _ = r.reload("file change").await;
+            }
+        },
+    )
+    .await
 }

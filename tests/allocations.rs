@@ -10,12 +10,12 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use common::geo::{geo_db, CONFIG, LATENCY};
-use hadns::config::Config;
 use hadns::dns::{Local, Responder, Transport};
+use hadns::draw::Draw;
 use hadns::health::HealthTable;
-use hadns::load::{load, Dataset};
+use hadns::load::load;
 use hadns::metrics::Exporter;
-use hadns::policy::select::Draw;
+use hadns::snapshot::Snapshot;
 
 /// Counts the allocations of the thread that asks, while it asks.
 struct Counting;
@@ -121,7 +121,7 @@ fn policies() -> String {
     p
 }
 
-fn dataset() -> (tempfile::TempDir, Arc<Dataset>) {
+fn snapshot() -> (tempfile::TempDir, Arc<Snapshot>) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let path = |p: &str| dir.path().join(p);
     std::fs::create_dir(path("zones")).unwrap();
@@ -132,13 +132,12 @@ fn dataset() -> (tempfile::TempDir, Arc<Dataset>) {
     let config =
         format!("[server]\nlisten = [\"127.0.0.1:5353\"]\nzones_dir = \"zones\"\n{CONFIG}");
     std::fs::write(path("hadns.toml"), config).unwrap();
-    let config = Config::load(&path("hadns.toml")).expect("the config loads");
-    let loaded = load(&config);
+    let loaded = load(&path("hadns.toml"));
     let content = loaded
         .content
         .unwrap_or_else(|| panic!("the zone loads: {:?}", loaded.diags));
     let health = HealthTable::assumed(&content.checks);
-    (dir, Arc::new(Dataset::new(Arc::new(content), health)))
+    (dir, Arc::new(Snapshot::new(Arc::new(content), &health)))
 }
 
 /// A query with EDNS, and an ECS option for `subnet` (a /24) when given.
@@ -163,7 +162,7 @@ fn query(name: &str, subnet: Option<[u8; 3]>) -> Vec<u8> {
 #[test]
 fn prepared_udp_answers_allocate_nothing() {
     let _exporter = Exporter::install().expect("the metrics recorder installs");
-    let (_dir, data) = dataset();
+    let (_dir, data) = snapshot();
     let responder = Responder {
         nsid: None,
         max_udp_payload: 1232,

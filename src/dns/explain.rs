@@ -7,10 +7,12 @@ use hickory_proto::rr::{Name, RecordType};
 use ipnet::IpNet;
 use serde::Serialize;
 
-use super::lookup::{self, Client, RRsetOut};
-use crate::load::Dataset;
-use crate::policy::select::{Decision, Draw, Trace};
-use crate::policy::{FailoverRole, GeoKey, PolicyGroup, Routing, SetData};
+use super::lookup::{self, RRsetOut};
+use crate::client::Client;
+use crate::draw::Draw;
+use crate::policy::select::{Decision, Trace};
+use crate::policy::{PolicyGroup, SetData};
+use crate::snapshot::Snapshot;
 
 #[derive(Debug, Serialize)]
 pub struct Explanation {
@@ -74,7 +76,7 @@ struct Recorder(Vec<Recorded>);
 struct Recorded {
     group: usize,
     healthy: Vec<bool>,
-    ranked: Vec<(usize, f64)>,
+    ranked: Option<Vec<(usize, f64)>>,
     picked: Vec<usize>,
     rule: &'static str,
     last_resort: bool,
@@ -113,10 +115,7 @@ pub fn parse_query(
         .parse()
         .map_err(|_| format!("type {rtype:?}: not a record type"))?;
     let client = match client {
-        None => Client {
-            addr: caller,
-            prefix: if caller.is_ipv4() { 32 } else { 128 },
-        },
+        None => Client::from_addr(caller),
         Some(text) => match text.parse::<IpNet>() {
             Ok(net) => Client {
                 addr: net.network(),
@@ -126,10 +125,7 @@ pub fn parse_query(
                 let addr: IpAddr = text
                     .parse()
                     .map_err(|_| format!("client {text:?}: give an address or a prefix"))?;
-                Client {
-                    addr,
-                    prefix: if addr.is_ipv4() { 32 } else { 128 },
-                }
+                Client::from_addr(addr)
             }
         },
     };
@@ -138,7 +134,7 @@ pub fn parse_query(
 
 /// The answer `client` would get for `qname`/`qtype` over UDP now, and the decisions
 /// that made it. Weighted and multivalue answers are one draw.
-pub fn explain(data: &Dataset, qname: &Name, qtype: RecordType, client: Client) -> Explanation {
+pub fn explain(data: &Snapshot, qname: &Name, qtype: RecordType, client: Client) -> Explanation {
     let mut recorder = Recorder::default();
     let mut draw = Draw::from_entropy();
     let ans = lookup::resolve(data, &client, qname, qtype, true, &mut draw, &mut recorder);
@@ -178,10 +174,9 @@ pub fn explain(data: &Dataset, qname: &Name, qtype: RecordType, client: Client) 
 
 fn describe(g: &PolicyGroup, r: Recorded) -> Step {
     // Ranked policies list only what they considered; the others consider every set.
-    let order: Vec<(usize, Option<f64>)> = if r.ranked.is_empty() && !by_client(g) {
-        (0..g.sets.len()).map(|i| (i, None)).collect()
-    } else {
-        r.ranked.iter().map(|&(i, rank)| (i, Some(rank))).collect()
+    let order: Vec<(usize, Option<f64>)> = match &r.ranked {
+        Some(ranked) => ranked.iter().map(|&(i, rank)| (i, Some(rank))).collect(),
+        None => (0..g.sets.len()).map(|i| (i, None)).collect(),
     };
     let candidates = order
         .into_iter()
@@ -189,7 +184,7 @@ fn describe(g: &PolicyGroup, r: Recorded) -> Step {
             let s = &g.sets[i];
             Candidate {
                 set_id: s.set_id.clone(),
-                routing: routing_text(&s.routing),
+                routing: s.routing.describe(),
                 health_check: s.health_check.clone(),
                 healthy: r.healthy[i],
                 rank: rank.filter(|x| x.is_finite()),
@@ -204,50 +199,9 @@ fn describe(g: &PolicyGroup, r: Recorded) -> Step {
     Step {
         name: g.name.to_string(),
         rtype: g.rtype.to_string(),
-        policy: policy_name(&g.sets[0].routing),
+        policy: g.kind().name(),
         candidates,
         rule: r.rule,
         last_resort: r.last_resort,
-    }
-}
-
-fn by_client(g: &PolicyGroup) -> bool {
-    matches!(
-        g.sets[0].routing,
-        Routing::Latency(_) | Routing::Geo(_) | Routing::Geoproximity(_) | Routing::Cidr(_)
-    )
-}
-
-fn policy_name(routing: &Routing) -> &'static str {
-    match routing {
-        Routing::Failover(_) => "failover",
-        Routing::Weighted(_) => "weighted",
-        Routing::Latency(_) => "latency",
-        Routing::Geo(_) => "geolocation",
-        Routing::Geoproximity(_) => "geoproximity",
-        Routing::Multivalue => "multivalue",
-        Routing::Cidr(_) => "ip-based",
-    }
-}
-
-fn routing_text(routing: &Routing) -> String {
-    match routing {
-        Routing::Failover(FailoverRole::Primary) => "primary".into(),
-        Routing::Failover(FailoverRole::Secondary) => "secondary".into(),
-        Routing::Weighted(w) => format!("weight {w}"),
-        Routing::Latency(region) => format!("region {region}"),
-        Routing::Geo(GeoKey::Subdivision {
-            country,
-            subdivision,
-        }) => format!("subdivision {country}-{subdivision}"),
-        Routing::Geo(GeoKey::Country(c)) => format!("country {c}"),
-        Routing::Geo(GeoKey::Continent(c)) => format!("continent {c}"),
-        Routing::Geo(GeoKey::Default) => "default location".into(),
-        Routing::Geoproximity(p) => {
-            format!("at {}, {} bias {}", p.at.lat, p.at.lon, p.bias)
-        }
-        Routing::Multivalue => "multivalue".into(),
-        Routing::Cidr(Some(location)) => format!("location {location}"),
-        Routing::Cidr(None) => "default location".into(),
     }
 }

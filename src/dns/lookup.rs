@@ -5,20 +5,17 @@
 //! The result is a list of RRsets per section; turning it into bytes is `response`'s job.
 
 use std::borrow::Cow;
-use std::cell::{Cell, OnceCell};
-use std::net::IpAddr;
 use std::ops::Range;
 
 use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{Name, RData, RecordType};
 
-use crate::config::Coordinates;
-use crate::geo::{Location, Measured};
-use crate::load::Dataset;
-use crate::policy::select::{self, Draw, Leaf, Trace};
-use crate::policy::{GeoKey, SetData, ZonePolicies};
-use crate::zone::parse::dname_target;
-use crate::zone::{label_offsets, name_key, Node, RRset, Zone};
+use crate::client::{Client, Facts};
+use crate::draw::Draw;
+use crate::policy::select::{self, Leaf, Trace};
+use crate::policy::{SetData, ZonePolicies};
+use crate::snapshot::Snapshot;
+use crate::zone::{dname_target, label_offsets, name_key, Node, RRset, Zone};
 
 /// CNAME/DNAME steps followed within a zone before giving up on a chain.
 const MAX_CHAIN: usize = 8;
@@ -63,14 +60,6 @@ impl<'z> RRsetOut<'z> {
     }
 }
 
-/// Who is asking, for policies that depend on it: the EDNS Client Subnet when the query
-/// has one, else the source address (with a full-length prefix).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Client {
-    pub addr: IpAddr,
-    pub prefix: u8,
-}
-
 #[derive(Debug)]
 pub struct Answer<'z> {
     pub rcode: Rcode,
@@ -109,7 +98,7 @@ impl Answer<'_> {
 }
 
 /// What an answer depends on beyond the question, the data and the health table: whether
-/// it can be encoded once and replayed (see `prepared`).
+/// it can be encoded once and replayed (see `cache`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reuse {
     /// Nothing else: the same question gets the same answer.
@@ -147,7 +136,7 @@ enum Landing<'z> {
 /// Answers `qname`/`qtype`. `minimal_any` is set for UDP, where ANY gets one RRset
 /// (RFC 8482) instead of everything. `trace` sees every policy decision.
 pub fn resolve<'z, T: Trace>(
-    data: &'z Dataset,
+    data: &'z Snapshot,
     client: &Client,
     qname: &Name,
     qtype: RecordType,
@@ -209,7 +198,7 @@ pub fn resolve<'z, T: Trace>(
 /// query: the sets chosen at `group` of zone `zone_index` go into `sets` (cleared
 /// first); returns the ECS scope, when the client decided.
 pub fn choose(
-    data: &Dataset,
+    data: &Snapshot,
     zone_index: usize,
     group: usize,
     client: &Client,
@@ -217,25 +206,24 @@ pub fn choose(
     sets: &mut Vec<(usize, usize)>,
 ) -> Option<u8> {
     let policies = &data.policies[zone_index];
-    let cx = PolicyContext::new(data, policies, client);
-    let prepared = &data.prepared[zone_index];
+    let facts = Facts::new(&data.locator, &policies.cidr_locations, client);
     sets.clear();
     let mut emit = |l: Leaf<'_>| sets.push((l.group, l.set));
     select::select_each(
         &policies.groups,
-        prepared,
+        &data.choices[zone_index],
         group,
-        &cx,
+        &facts,
         draw,
         &mut (),
         &mut emit,
     );
-    cx.scope.get()
+    facts.scope()
 }
 
 /// What every step of a chain answers from.
 struct Step<'z, 'q, T> {
-    data: &'z Dataset,
+    data: &'z Snapshot,
     zone: &'z Zone,
     policies: &'z ZonePolicies,
     zone_index: usize,
@@ -350,16 +338,20 @@ impl<'z, T: Trace> Step<'z, '_, T> {
             return Some(RRsetOut::borrowed(owner.clone(), set));
         }
         let group = node.dynamic(rtype)? as usize;
-        let cx = PolicyContext::new(self.data, self.policies, self.client);
-        let prepared = &self.data.prepared[self.zone_index];
+        let facts = Facts::new(
+            &self.data.locator,
+            &self.policies.cidr_locations,
+            self.client,
+        );
+        let choices = &self.data.choices[self.zone_index];
         let groups = &self.policies.groups;
-        let leaves = select::select(groups, prepared, group, &cx, self.draw, self.trace);
+        let leaves = select::select(groups, choices, group, &facts, self.draw, self.trace);
         let start = ans.sets.len();
         ans.sets.extend(leaves.iter().map(|l| (l.group, l.set)));
-        if prepared.varies(group) {
+        if choices.varies(group) {
             ans.reuse.selected(group, start..ans.sets.len());
         }
-        if let Some(scope) = cx.scope.get() {
+        if let Some(scope) = facts.scope() {
             ans.client_scope = Some(ans.client_scope.map_or(scope, |s| s.max(scope)));
         }
         self.leaves_to_rrset(&leaves, rtype, owner)
@@ -394,118 +386,6 @@ impl<'z, T: Trace> Step<'z, '_, T> {
             merged.extend(rdatas.iter().filter(|r| !first.contains(r)).cloned());
         }
         Some(out)
-    }
-}
-
-/// The selection engine's view of one query: this zone's policies and health, and the
-/// client. Records the ECS scope: the longest prefix of any network that decided.
-struct PolicyContext<'z, 'q> {
-    data: &'z Dataset,
-    policies: &'z ZonePolicies,
-    client: &'q Client,
-    /// The GeoIP location, looked up once, when first needed.
-    location: OnceCell<Option<Location<'z>>>,
-    /// The latency table's rows for the client's longest covering prefix.
-    measured: OnceCell<Option<Measured<'z>>>,
-    scope: Cell<Option<u8>>,
-}
-
-impl<'z, 'q> PolicyContext<'z, 'q> {
-    fn new(data: &'z Dataset, policies: &'z ZonePolicies, client: &'q Client) -> Self {
-        PolicyContext {
-            data,
-            policies,
-            client,
-            location: OnceCell::new(),
-            measured: OnceCell::new(),
-            scope: Cell::new(None),
-        }
-    }
-
-    /// The answer depends on the client's network of this length.
-    fn decided_by(&self, prefix: u8) {
-        let p = prefix.min(self.client.prefix);
-        self.scope
-            .set(Some(self.scope.get().map_or(p, |s| s.max(p))));
-    }
-
-    fn location(&self) -> Option<&Location<'z>> {
-        let loc = self
-            .location
-            .get_or_init(|| self.data.geo.as_ref()?.locate(self.client.addr))
-            .as_ref();
-        if self.data.geo.is_some() {
-            // Known or not, the database's network for the address decided.
-            self.decided_by(loc.map_or(self.client.prefix, |l| l.prefix));
-        }
-        loc
-    }
-}
-
-impl select::Context for PolicyContext<'_, '_> {
-    /// Measured RTT when the latency table covers the client; else the distance from
-    /// the client's GeoIP position; else the order of [[region]] in hadns.toml.
-    fn latency(&self, region: &str) -> f64 {
-        let regions = &self.data.regions;
-        let measured = self.measured.get_or_init(|| {
-            self.data
-                .latency
-                .lookup(self.client.addr, self.client.prefix)
-        });
-        if let Some(m) = measured {
-            self.decided_by(m.prefix);
-            return m.rtt(region).unwrap_or(f64::INFINITY);
-        }
-        let Some(at) = regions.iter().find(|r| r.id == region) else {
-            return f64::INFINITY;
-        };
-        match self.position() {
-            Some(client) => select::great_circle_km(client, at.location),
-            None => regions.iter().position(|r| r.id == region).unwrap_or(0) as f64,
-        }
-    }
-
-    /// Route 53's order: the subdivision, then the country, then the continent, then
-    /// the default location.
-    fn geo_rank(&self, key: &GeoKey) -> Option<f64> {
-        let here = self.location();
-        let country = here.and_then(|l| l.country);
-        let matched = match key {
-            GeoKey::Subdivision {
-                country: c,
-                subdivision,
-            } => {
-                country == Some(c.as_str())
-                    && here.and_then(|l| l.subdivision) == Some(subdivision.as_str())
-            }
-            GeoKey::Country(c) => country == Some(c.as_str()),
-            GeoKey::Continent(c) => here.and_then(|l| l.continent) == Some(c.as_str()),
-            GeoKey::Default => true,
-        };
-        let rank = match key {
-            GeoKey::Subdivision { .. } => 0.0,
-            GeoKey::Country(_) => 1.0,
-            GeoKey::Continent(_) => 2.0,
-            GeoKey::Default => 3.0,
-        };
-        matched.then_some(rank)
-    }
-
-    fn position(&self) -> Option<Coordinates> {
-        self.location()?.position
-    }
-
-    fn cidr_location(&self) -> Option<&str> {
-        let client = self.client;
-        let best = self
-            .policies
-            .cidr_locations
-            .iter()
-            .flat_map(|l| l.networks.iter().map(move |n| (n, l)))
-            .filter(|(net, _)| net.prefix_len() <= client.prefix && net.contains(&client.addr))
-            .max_by_key(|(net, _)| net.prefix_len());
-        self.decided_by(best.map_or(client.prefix, |(net, _)| net.prefix_len()));
-        best.map(|(_, l)| l.name.as_str())
     }
 }
 

@@ -4,12 +4,9 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// EDNS option codes we act on.
-const OPT_NSID: u16 = 3;
-const OPT_CLIENT_SUBNET: u16 = 8;
-const TYPE_OPT: u16 = 41;
-
-pub const OPCODE_QUERY: u8 = 0;
+use super::wire::{
+    OPCODE_NOTIFY, OPCODE_QUERY, OPT_CLIENT_SUBNET, OPT_NSID, RCODE_FORMERR, RCODE_NOTIMP, TYPE_OPT,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Edns {
@@ -94,9 +91,6 @@ pub enum Reject<'a> {
     },
 }
 
-pub const RCODE_FORMERR: u16 = 1;
-pub const RCODE_NOTIMP: u16 = 4;
-
 pub fn parse(packet: &[u8]) -> Result<Request<'_>, Reject<'_>> {
     if packet.len() < 12 {
         return Err(Reject::Drop);
@@ -135,11 +129,12 @@ pub fn parse(packet: &[u8]) -> Result<Request<'_>, Reject<'_>> {
     } else {
         None
     };
-    if opcode != OPCODE_QUERY {
+    // The opcodes the dispatch knows; the others are not implemented.
+    if opcode != OPCODE_QUERY && opcode != OPCODE_NOTIFY {
         return Err(error(RCODE_NOTIMP, question));
     }
     let Some((qname, qtype, qclass)) = question else {
-        // RFC 9619: a QUERY carries exactly one question.
+        // RFC 9619: a QUERY carries exactly one question; so does a NOTIFY (RFC 1996 §3.7).
         return Err(error(RCODE_FORMERR, None));
     };
 
@@ -355,15 +350,19 @@ mod tests {
                 "{bad:?}"
             );
         }
-        let mut notify = query(b"\x00", 6, &[], 0);
-        notify[2] = 0x20;
+        let mut update = query(b"\x00", 6, &[], 0);
+        update[2] = 5 << 3;
         assert!(matches!(
-            parse(&notify),
+            parse(&update),
             Err(Reject::Error {
                 rcode: RCODE_NOTIMP,
                 question: Some(_),
                 ..
             })
         ));
+        // NOTIFY is parsed and left to the dispatch.
+        let mut notify = query(b"\x00", 6, &[], 0);
+        notify[2] = OPCODE_NOTIFY << 3;
+        assert_eq!(parse(&notify).unwrap().opcode, OPCODE_NOTIFY);
     }
 }

@@ -7,45 +7,11 @@
 use hickory_proto::rr::Name;
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
 
-use std::net::IpAddr;
-
+use super::edns::{push_opt, EdnsReply};
 use super::lookup::{Answer, RRsetOut};
-use super::request::{ClientSubnet, Edns};
+use super::wire::{CLASS_IN, HEADER_LEN};
 
-const HEADER_LEN: usize = 12;
-const CLASS_IN: u16 = 1;
-const TYPE_OPT: u16 = 41;
-const OPT_NSID: u16 = 3;
-const OPT_CLIENT_SUBNET: u16 = 8;
-
-/// The EDNS part of a response (RFC 6891): sent only when the query had EDNS.
-#[derive(Debug, Clone, Copy)]
-pub struct EdnsReply<'a> {
-    /// The payload size we advertise.
-    pub payload: u16,
-    /// The upper 8 bits of a 12-bit rcode (BADVERS = 16 is 1 here, 0 in the header).
-    pub extended_rcode: u8,
-    pub dnssec_ok: bool,
-    pub nsid: Option<&'a [u8]>,
-    /// The query's ECS option, echoed with a scope (RFC 7871 §7.2.1).
-    pub client_subnet: Option<(ClientSubnet, u8)>,
-}
-
-impl EdnsReply<'_> {
-    /// The OPT record's size on the wire.
-    pub fn wire_len(&self) -> usize {
-        11 + self.nsid.map_or(0, |n| 4 + n.len())
-            + self
-                .client_subnet
-                .map_or(0, |(c, _)| 8 + ecs_address_len(&c))
-    }
-}
-
-fn ecs_address_len(c: &ClientSubnet) -> usize {
-    usize::from(c.source_prefix).div_ceil(8)
-}
-
-/// Header fields copied from the query (all zero: the blank header of a prepared answer).
+/// Header fields copied from the query (all zero: the blank header of a cached answer).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Echo {
     pub id: u16,
@@ -171,50 +137,4 @@ fn emit_rrset(enc: &mut BinEncoder<'_>, set: &RRsetOut<'_>) -> Result<u16, ()> {
         place.replace(enc, len as u16).map_err(e)?;
     }
     Ok(set.rdatas.len() as u16)
-}
-
-/// Appends the OPT record (RFC 6891 §6.1.2) to a message; the caller counts it.
-pub fn push_opt(out: &mut Vec<u8>, e: EdnsReply<'_>) {
-    out.push(0); // root owner
-    out.extend_from_slice(&TYPE_OPT.to_be_bytes());
-    out.extend_from_slice(&e.payload.to_be_bytes());
-    // Extended rcode, version 0, DO copied from the query (RFC 3225 §3); other flags zero.
-    let ttl = (u32::from(e.extended_rcode) << 24) | if e.dnssec_ok { 0x8000 } else { 0 };
-    out.extend_from_slice(&ttl.to_be_bytes());
-    out.extend_from_slice(&((e.wire_len() - 11) as u16).to_be_bytes());
-    if let Some(nsid) = e.nsid {
-        out.extend_from_slice(&OPT_NSID.to_be_bytes());
-        out.extend_from_slice(&(nsid.len() as u16).to_be_bytes());
-        out.extend_from_slice(nsid);
-    }
-    if let Some((c, scope)) = e.client_subnet {
-        let n = ecs_address_len(&c);
-        let (family, octets) = match c.addr {
-            IpAddr::V4(a) => (1u16, a.to_ipv6_mapped().octets()),
-            IpAddr::V6(a) => (2u16, a.octets()),
-        };
-        // An IPv4 address sits in the last four octets of its mapped form.
-        let octets = if family == 1 {
-            &octets[12..]
-        } else {
-            &octets[..]
-        };
-        out.extend_from_slice(&OPT_CLIENT_SUBNET.to_be_bytes());
-        out.extend_from_slice(&(4 + n as u16).to_be_bytes());
-        out.extend_from_slice(&family.to_be_bytes());
-        out.push(c.source_prefix);
-        out.push(scope.min(c.source_prefix));
-        out.extend_from_slice(&octets[..n]);
-    }
-}
-
-/// Our answer to an EDNS query, given what the client sent.
-pub fn edns_reply<'a>(client: &Edns, payload: u16, nsid: Option<&'a [u8]>) -> EdnsReply<'a> {
-    EdnsReply {
-        payload,
-        extended_rcode: 0,
-        dnssec_ok: client.dnssec_ok,
-        nsid: if client.nsid_requested { nsid } else { None },
-        client_subnet: client.client_subnet.map(|c| (c, 0)),
-    }
 }

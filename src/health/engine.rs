@@ -21,17 +21,14 @@ use tokio::sync::{oneshot, watch, Notify, Semaphore};
 
 use super::probe::{Outcome, Prober};
 use super::store::{self, rfc3339, Override, Saved};
-use super::{evaluate, fingerprint, probe_key, status_word, HealthTable};
+use super::{evaluate, status_word, HealthCheck, HealthTable, Probe};
 use crate::config::HealthConfig;
+use crate::draw::Draw;
 use crate::metrics;
-use crate::policy::select::Draw;
-use crate::policy::{HealthCheck, Probe, Target};
-use crate::zone::FileStamp;
+use crate::watch::FileStamp;
 
-/// How often overrides are looked at for expiry and for edits of their file.
-const OVERRIDE_TICK: Duration = Duration::from_secs(1);
 /// The shortest time between two publications of probe results: a status change reaches
-/// the answers within this (plus the time to prepare them).
+/// the answers within this (plus the time to decide them anew).
 const PUBLISH_GAP: Duration = Duration::from_millis(20);
 /// The shortest time between two writes of the state file.
 const SAVE_GAP: Duration = Duration::from_millis(200);
@@ -209,7 +206,7 @@ impl Engine {
             let now = SystemTime::now();
             let mut entries = HashMap::with_capacity(checks.len());
             for c in &checks {
-                let fp = fingerprint(c);
+                let fp = c.fingerprint();
                 let entry = match state.entries.remove(&c.id) {
                     Some(e) if e.fingerprint == fp => e,
                     // A changed definition starts afresh, but the answers keep the old
@@ -239,7 +236,7 @@ impl Engine {
             // the others now.
             let mut wanted: HashMap<String, (Vec<String>, &HealthCheck)> = HashMap::new();
             for c in &state.checks {
-                if let Some(key) = probe_key(c) {
+                if let Some(key) = c.probe_key() {
                     wanted
                         .entry(key)
                         .or_insert_with(|| (Vec::new(), c))
@@ -266,7 +263,7 @@ impl Engine {
                 // interval so checks do not fire together.
                 let delay = match fresh {
                     true => Duration::ZERO,
-                    false => check.interval.mul_f64(unit(&mut draw)),
+                    false => check.interval.mul_f64(draw.unit()),
                 };
                 let task = tokio::spawn(run_group(
                     Arc::downgrade(self),
@@ -473,8 +470,8 @@ impl Engine {
                 let e = &state.entries[&c.id];
                 CheckReport {
                     id: c.id.clone(),
-                    kind: kind(c),
-                    target: target(c),
+                    kind: c.kind(),
+                    target: c.target(),
                     status: status_word(e.effective.unwrap_or(real[&c.id])),
                     real_status: status_word(real[&c.id]),
                     forced: state.overrides.get(&c.id).map(|o| ForcedReport {
@@ -534,6 +531,17 @@ impl Engine {
         state.overrides = next;
         state.overrides_stamp = Some(FileStamp::of(&self.overrides_file));
         Ok(())
+    }
+
+    /// Whether the overrides file changed or an override expired.
+    fn overrides_due(&self) -> bool {
+        let state = self.lock();
+        let now = SystemTime::now();
+        !state
+            .overrides_stamp
+            .as_ref()
+            .is_some_and(|s| s.is_current())
+            || state.overrides.values().any(|o| o.expires <= now)
     }
 
     /// Ends expired overrides and takes in edits of the overrides file.
@@ -635,11 +643,6 @@ fn log_override_set(id: &str, o: &Override, by: &str) {
     );
 }
 
-/// A uniform number in [0, 1).
-fn unit(draw: &mut Draw) -> f64 {
-    (draw.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-}
-
 /// Probes one group every interval until aborted. The interval runs from one probe's
 /// start to the next, shortened by up to 10% at random so groups drift apart; a probe
 /// that outlasts the interval is followed at once by the next.
@@ -681,9 +684,9 @@ async fn run_group(
                 let _ = tx.send(());
                 // A first round probes everything at once; spread what follows over
                 // an interval, or every round would be a burst.
-                interval.mul_f64(unit(&mut draw)) + Duration::from_millis(1)
+                interval.mul_f64(draw.unit()) + Duration::from_millis(1)
             }
-            None => interval.mul_f64(1.0 - 0.1 * unit(&mut draw)),
+            None => interval.mul_f64(1.0 - 0.1 * draw.unit()),
         };
         tokio::time::sleep_until((started + period).into()).await;
     }
@@ -731,45 +734,17 @@ async fn write_state_on_change(e: Arc<Engine>) {
     }
 }
 
+/// Takes in edits of the overrides file and ends expired overrides.
 async fn watch_overrides(engine: Arc<Engine>) {
-    let mut tick = tokio::time::interval(OVERRIDE_TICK);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let e = engine.clone();
-        let _ = tokio::task::spawn_blocking(move || e.tend_overrides()).await;
-    }
-}
-
-fn kind(c: &HealthCheck) -> &'static str {
-    match &c.probe {
-        Probe::Http { tls: false, .. } => "http",
-        Probe::Http { tls: true, .. } => "https",
-        Probe::Tcp { .. } => "tcp",
-        Probe::Calculated { .. } => "calculated",
-    }
-}
-
-/// Where a check looks, as a URL or address.
-fn target(c: &HealthCheck) -> String {
-    let host = |t: &Target| match t {
-        Target::Ip(std::net::IpAddr::V6(v6)) => format!("[{v6}]"),
-        Target::Ip(ip) => ip.to_string(),
-        Target::Fqdn(name) => name.clone(),
-    };
-    match &c.probe {
-        Probe::Http {
-            tls,
-            target,
-            port,
-            path,
-            ..
-        } => format!(
-            "{}://{}:{port}{path}",
-            if *tls { "https" } else { "http" },
-            host(target)
-        ),
-        Probe::Tcp { target, port } => format!("{}:{port}", host(target)),
-        Probe::Calculated { children, .. } => children.join(","),
-    }
+    let looker = engine.clone();
+    crate::watch::poll(
+        move || looker.overrides_due(),
+        || {
+            let e = engine.clone();
+            async move {
+                let _ = tokio::task::spawn_blocking(move || e.tend_overrides()).await;
+            }
+        },
+    )
+    .await
 }

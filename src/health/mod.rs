@@ -1,12 +1,15 @@
 //! Health: the checks that policy files declare, probed in the background, reduced to one
-//! immutable table (check id → healthy) that answers are prepared from.
+//! immutable table (check id → healthy) that policy choices are decided from.
 //!
-//! - `probe`: one probe of one endpoint (HTTP, HTTPS, TCP) and why it failed.
+//! - `check`: the `[[health_check]]` schema and the validated definitions.
+//! - `probe`: one probe of one endpoint, a module per kind (HTTP/HTTPS, TCP), and why it
+//!   failed.
 //! - `engine`: scheduling, the consecutive-result state machine, overrides, publishing.
 //! - `store`: the state file and the overrides file.
 //!
 //! Check ids are shared by every zone: one id is one check, whatever files declare it.
 
+pub mod check;
 pub mod engine;
 mod probe;
 mod store;
@@ -14,8 +17,7 @@ mod store;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::policy::{HealthCheck, Probe};
-
+pub use check::{HealthCheck, Probe, Target};
 pub use engine::{CheckReport, Engine, ForcedReport, OverrideError, ResultReport};
 pub use store::Override;
 
@@ -77,27 +79,6 @@ pub(crate) fn evaluate(
     status
 }
 
-/// What a probe group is: checks with the same endpoint, interval and timeout are probed
-/// once and each reads the result.
-pub(crate) fn probe_key(c: &HealthCheck) -> Option<String> {
-    match (&c.probe, c.disabled) {
-        (Probe::Calculated { .. }, _) | (_, true) => None,
-        (probe, false) => Some(format!(
-            "{probe:?} every {:?} timeout {:?}",
-            c.interval, c.timeout
-        )),
-    }
-}
-
-/// Everything that defines a check, `line` aside: its saved state is kept while this
-/// stays the same.
-pub fn fingerprint(c: &HealthCheck) -> String {
-    format!(
-        "{:?} every {:?} timeout {:?} threshold {} inverted {} disabled {}",
-        c.probe, c.interval, c.timeout, c.failure_threshold, c.inverted, c.disabled
-    )
-}
-
 pub(crate) fn status_word(healthy: bool) -> &'static str {
     if healthy {
         "healthy"
@@ -109,7 +90,6 @@ pub(crate) fn status_word(healthy: bool) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::Target;
     use std::time::Duration;
 
     fn tcp(id: &str) -> HealthCheck {

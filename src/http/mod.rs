@@ -16,14 +16,14 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::Deserialize;
 use serde_json::json;
-use tokio::sync::Semaphore;
 
 use crate::config::parse_duration;
 use crate::dns::explain;
 use crate::health::{Engine, Override, OverrideError};
 use crate::metrics::{Exporter, Gauges};
 use crate::reload::Reloader;
-use crate::server::Shared;
+use crate::server::accept::accept_bounded;
+use crate::snapshot::Live;
 
 /// Connections served at once; more are closed at once.
 const MAX_CONNECTIONS: usize = 64;
@@ -36,7 +36,7 @@ const UPKEEP: Duration = Duration::from_secs(5);
 
 pub struct Api {
     engine: Arc<Engine>,
-    shared: Arc<Shared>,
+    live: Arc<Live>,
     reloader: Arc<Reloader>,
     exporter: Exporter,
     token: Option<String>,
@@ -48,7 +48,7 @@ impl Api {
     /// Reads the token file, if one is configured.
     pub fn new(
         engine: Arc<Engine>,
-        shared: Arc<Shared>,
+        live: Arc<Live>,
         reloader: Arc<Reloader>,
         exporter: Exporter,
         token_file: Option<&Path>,
@@ -67,7 +67,7 @@ impl Api {
         };
         Ok(Api {
             engine,
-            shared,
+            live,
             reloader,
             exporter,
             token,
@@ -192,14 +192,14 @@ impl Api {
     /// The Prometheus exposition, its gauges read from the state now.
     fn metrics(&self) -> Reply {
         let checks = self.engine.report();
-        let data = self.shared.data.load();
+        let snapshot = self.live.load();
         let gauges = Gauges {
             overrides_active: checks.iter().filter(|c| c.forced.is_some()).count(),
             checks: checks
                 .into_iter()
                 .map(|c| (c.id, c.status == "healthy"))
                 .collect(),
-            zones: data
+            zones: snapshot
                 .zones
                 .zones
                 .iter()
@@ -235,8 +235,8 @@ impl Api {
         }
         match explain::parse_query(param("name"), param("type"), param("client"), caller) {
             Ok((name, rtype, client)) => {
-                let data = self.shared.data.load();
-                let explained = explain::explain(&data, &name, rtype, client);
+                let snapshot = self.live.load();
+                let explained = explain::explain(&snapshot, &name, rtype, client);
                 reply(StatusCode::OK, json!(explained))
             }
             Err(e) => error(StatusCode::BAD_REQUEST, e),
@@ -331,22 +331,10 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// Serves the API until the process ends. Each connection is bounded in time and in
 /// number, so slow or garbage clients cost only themselves.
 pub async fn serve(listener: tokio::net::TcpListener, api: Arc<Api>) {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let (stream, caller) = match listener.accept().await {
-            Ok((s, peer)) => (s, peer.ip()),
-            Err(e) => {
-                // Out of file descriptors and the like: back off rather than spin.
-                tracing::warn!("http accept: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            continue; // dropping the stream closes it
-        };
+    accept_bounded(listener, MAX_CONNECTIONS, "http", |stream, peer| {
         let api = api.clone();
-        tokio::spawn(async move {
+        let caller = peer.ip();
+        async move {
             let service = hyper::service::service_fn(move |req| {
                 let api = api.clone();
                 async move { Ok::<_, Infallible>(api.handle(req, caller).await) }
@@ -356,9 +344,9 @@ pub async fn serve(listener: tokio::net::TcpListener, api: Arc<Api>) {
                 .header_read_timeout(HEADER_TIMEOUT)
                 .serve_connection(TokioIo::new(stream), service);
             let _ = tokio::time::timeout(CONNECTION_LIMIT, conn).await;
-            drop(slot);
-        });
-    }
+        }
+    })
+    .await
 }
 
 /// Keeps the metrics' histograms folded between scrapes.

@@ -1,29 +1,27 @@
 //! Reads `zones/<origin>.toml` — `[[record]]`, `[[health_check]]`, `[[cidr_location]]` —
 //! and checks it against Route 53's rules and against the zone file beside it. Every
-//! problem is reported at its own `file:line`.
+//! problem is reported at its own `file:line`. The policy field of a record is read by
+//! its policy's module, `[[health_check]]` by `health::check`.
 
-use std::collections::{HashMap, HashSet};
-use std::net::IpAddr;
+use std::collections::HashSet;
 use std::path::Path;
 use std::str::FromStr;
-use std::time::Duration;
 
 use hickory_proto::rr::{Name, RecordType};
-use ipnet::IpNet;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::ip_based::{self, LocationDef};
 use super::*;
-use crate::config::{parse_duration, Region};
+use crate::config::Region;
 use crate::diag::{line_of_offset, Diagnostic, Diagnostics, LineIndex};
+use crate::health::check::{read_checks, CheckDef};
 use crate::zone::lexer;
 use crate::zone::parse::{parse_name, parse_rdata};
 use crate::zone::{name_key, PlainIndex};
 
 /// Route 53's quota of sets per name and type.
 const MAX_SETS: usize = 100;
-const MAX_CHILDREN: usize = 255;
-const CONTINENTS: [&str; 7] = ["AF", "AN", "AS", "EU", "OC", "NA", "SA"];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -33,51 +31,23 @@ struct FileDef {
     #[serde(default)]
     record: Vec<Spanned<RecordDef>>,
     #[serde(default)]
-    cidr_location: Vec<Spanned<CidrLocationDef>>,
+    cidr_location: Vec<Spanned<LocationDef>>,
 }
 
+/// A `[[record]]`: the fields every set has, and the rest, which must be exactly one
+/// policy's field (read by that policy's module).
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RecordDef {
     name: String,
     #[serde(rename = "type")]
     rtype: String,
     ttl: Option<u32>,
     set_id: String,
-    failover: Option<String>,
-    weight: Option<i64>,
-    region: Option<String>,
-    geo: Option<GeoDef>,
-    geoproximity: Option<GeoproximityDef>,
-    multivalue: Option<bool>,
-    cidr: Option<CidrRefDef>,
     values: Option<Vec<String>>,
     health_check: Option<String>,
     alias: Option<AliasDef>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct GeoDef {
-    continent: Option<String>,
-    country: Option<String>,
-    subdivision: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct GeoproximityDef {
-    region: Option<String>,
-    lat: Option<f64>,
-    lon: Option<f64>,
-    #[serde(default)]
-    bias: i64,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CidrRefDef {
-    location: String,
+    #[serde(flatten)]
+    policy: toml::Table,
 }
 
 #[derive(Deserialize)]
@@ -87,36 +57,19 @@ struct AliasDef {
     evaluate_target_health: bool,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CheckDef {
-    id: String,
-    #[serde(rename = "type")]
-    kind: String,
-    ip: Option<IpAddr>,
-    fqdn: Option<String>,
-    host: Option<String>,
-    port: Option<u16>,
-    path: Option<String>,
-    search_string: Option<String>,
-    interval: Option<String>,
-    failure_threshold: Option<i64>,
-    timeout: Option<String>,
-    #[serde(default)]
-    inverted: bool,
-    #[serde(default)]
-    disabled: bool,
-    #[serde(default)]
-    verify_tls: bool,
-    children: Option<Vec<String>>,
-    threshold: Option<i64>,
+/// What a policy module reads its field against.
+pub struct ReadContext<'a> {
+    pub regions: &'a [Region],
+    pub cidrs: &'a [CidrLocation],
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CidrLocationDef {
-    name: String,
-    networks: Vec<String>,
+impl ReadContext<'_> {
+    pub fn region(&self, id: &str) -> Result<&Region, String> {
+        self.regions
+            .iter()
+            .find(|r| r.id == id)
+            .ok_or_else(|| format!("unknown region {id:?}: declare it as [[region]] in hadns.toml"))
+    }
 }
 
 /// What a policy file is checked against.
@@ -169,12 +122,23 @@ pub fn read_policy_file(
     let errors_before = diags.errors().count();
     let mut v = Validator {
         path,
+        text: &text,
         lines: LineIndex::new(&text),
         cx,
         diags,
     };
-    let cidr_locations = v.cidr_locations(&def.cidr_location);
-    let health_checks = v.health_checks(&def.health_check);
+    let locations: Vec<_> = def
+        .cidr_location
+        .iter()
+        .map(|d| (v.line(d), d.get_ref()))
+        .collect();
+    let cidr_locations = ip_based::read_locations(&locations, &mut |line, m| v.error(line, m));
+    let checks: Vec<_> = def
+        .health_check
+        .iter()
+        .map(|d| (v.line(d), d.get_ref()))
+        .collect();
+    let health_checks = read_checks(&checks, &mut |line, m| v.error(line, m));
     let sets = v.sets(&def.record, &health_checks, &cidr_locations);
     let groups = v.groups(sets);
     v.aliases(&groups);
@@ -191,6 +155,7 @@ pub fn read_policy_file(
 
 struct Validator<'a> {
     path: &'a Path,
+    text: &'a str,
     lines: LineIndex,
     cx: &'a Context<'a>,
     diags: &'a mut Diagnostics,
@@ -205,198 +170,7 @@ impl Validator<'_> {
         self.diags.push(Diagnostic::error(self.path, line, message));
     }
 
-    fn cidr_locations(&mut self, defs: &[Spanned<CidrLocationDef>]) -> Vec<CidrLocation> {
-        let mut out: Vec<CidrLocation> = Vec::new();
-        for def in defs {
-            let (line, d) = (self.line(def), def.get_ref());
-            let name_ok = (1..=16).contains(&d.name.len())
-                && d.name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-            if !name_ok {
-                self.error(
-                    line,
-                    format!(
-                        "cidr_location name {:?} must be 1-16 characters of A-Z a-z 0-9 _ -",
-                        d.name
-                    ),
-                );
-                continue;
-            }
-            if out.iter().any(|l| l.name == d.name) {
-                self.error(line, format!("duplicate cidr_location {:?}", d.name));
-                continue;
-            }
-            let mut networks = Vec::new();
-            for n in &d.networks {
-                match IpNet::from_str(n) {
-                    Ok(net) => {
-                        let max = if net.addr().is_ipv4() { 24 } else { 48 };
-                        if net.prefix_len() == 0 || net.prefix_len() > max {
-                            self.error(line, format!("network {n}: IPv4 blocks must be /1 to /24 and IPv6 /1 to /48 (use location \"*\" for a default)"));
-                        } else {
-                            networks.push(net.trunc());
-                        }
-                    }
-                    Err(_) => self.error(
-                        line,
-                        format!("bad network {n:?}: expected an address/prefix"),
-                    ),
-                }
-            }
-            out.push(CidrLocation {
-                name: d.name.clone(),
-                networks,
-            });
-        }
-        out
-    }
-
-    fn health_checks(&mut self, defs: &[Spanned<CheckDef>]) -> Vec<HealthCheck> {
-        let mut out: Vec<HealthCheck> = Vec::new();
-        let mut ids = HashSet::new();
-        for def in defs {
-            let (line, d) = (self.line(def), def.get_ref());
-            if d.id.is_empty() || d.id.len() > 64 {
-                self.error(line, "a health check id must be 1 to 64 characters");
-                continue;
-            }
-            if !ids.insert(d.id.as_str()) {
-                self.error(line, format!("duplicate health check id {:?}", d.id));
-                continue;
-            }
-            match self.health_check(line, d) {
-                Ok(c) => out.push(c),
-                Err(m) => self.error(line, format!("health check {:?}: {m}", d.id)),
-            }
-        }
-        // Children of calculated checks must exist and not be calculated themselves.
-        let mut problems = Vec::new();
-        let by_id: HashMap<&str, &HealthCheck> = out.iter().map(|c| (c.id.as_str(), c)).collect();
-        for c in &out {
-            if let Probe::Calculated { children, .. } = &c.probe {
-                for child in children {
-                    match by_id.get(child.as_str()) {
-                        None => problems.push((c.line, format!("health check {:?}: unknown child {child:?}", c.id))),
-                        Some(o) if matches!(o.probe, Probe::Calculated { .. }) => problems.push((
-                            c.line,
-                            format!("health check {:?}: child {child:?} is calculated; calculated checks cannot nest", c.id),
-                        )),
-                        Some(_) => {}
-                    }
-                }
-            }
-        }
-        for (line, m) in problems {
-            self.error(line, m);
-        }
-        out
-    }
-
-    fn health_check(&self, _line: usize, d: &CheckDef) -> Result<HealthCheck, String> {
-        let interval = match &d.interval {
-            Some(t) => parse_duration(t)?,
-            None => Duration::from_secs(30),
-        };
-        if interval < Duration::from_millis(100) {
-            return Err("interval must be at least 100ms".into());
-        }
-        let timeout = d.timeout.as_deref().map(parse_duration).transpose()?;
-        let failure_threshold = d.failure_threshold.unwrap_or(3);
-        if !(1..=10).contains(&failure_threshold) {
-            return Err("failure_threshold must be 1 to 10".into());
-        }
-        let endpoint_fields = d.ip.is_some()
-            || d.fqdn.is_some()
-            || d.port.is_some()
-            || d.path.is_some()
-            || d.host.is_some();
-        let probe = match d.kind.as_str() {
-            "http" | "https" | "tcp" => {
-                if d.children.is_some() || d.threshold.is_some() {
-                    return Err(format!(
-                        "children and threshold are for calculated checks, not {}",
-                        d.kind
-                    ));
-                }
-                let target = match (&d.ip, &d.fqdn) {
-                    (Some(ip), None) => Target::Ip(*ip),
-                    (None, Some(f)) => Target::Fqdn(f.clone()),
-                    _ => return Err("give exactly one of ip and fqdn".into()),
-                };
-                if d.kind == "tcp" {
-                    if d.path.is_some() || d.search_string.is_some() || d.host.is_some() {
-                        return Err(
-                            "path, host and search_string are for http and https checks".into()
-                        );
-                    }
-                    Probe::Tcp {
-                        target,
-                        port: d.port.ok_or("a tcp check needs a port")?,
-                    }
-                } else {
-                    let tls = d.kind == "https";
-                    if let Some(s) = &d.search_string {
-                        if s.is_empty() || s.len() > 255 {
-                            return Err("search_string must be 1 to 255 characters".into());
-                        }
-                    }
-                    let mut path = d.path.clone().unwrap_or_else(|| "/".into());
-                    if !path.starts_with('/') {
-                        path.insert(0, '/');
-                    }
-                    Probe::Http {
-                        tls,
-                        target,
-                        port: d.port.unwrap_or(if tls { 443 } else { 80 }),
-                        path,
-                        host: d.host.clone(),
-                        search_string: d.search_string.clone(),
-                        verify_tls: d.verify_tls,
-                    }
-                }
-            }
-            "calculated" => {
-                if endpoint_fields || d.search_string.is_some() {
-                    return Err(
-                        "a calculated check has no endpoint (ip, fqdn, port, path, host)".into(),
-                    );
-                }
-                let children = d
-                    .children
-                    .clone()
-                    .ok_or("a calculated check needs children")?;
-                if children.len() > MAX_CHILDREN {
-                    return Err(format!("at most {MAX_CHILDREN} children"));
-                }
-                let threshold = d.threshold.unwrap_or(children.len() as i64);
-                if !(0..=256).contains(&threshold) {
-                    return Err("threshold must be 0 to 256".into());
-                }
-                Probe::Calculated {
-                    children,
-                    threshold: threshold as u16,
-                }
-            }
-            other => {
-                return Err(format!(
-                    "unknown type {other:?}: use http, https, tcp or calculated"
-                ))
-            }
-        };
-        Ok(HealthCheck {
-            id: d.id.clone(),
-            probe,
-            interval,
-            failure_threshold: failure_threshold as u8,
-            timeout,
-            inverted: d.inverted,
-            disabled: d.disabled,
-            line: _line,
-        })
-    }
-
-    /// Every `[[record]]`, each checked on its own, with its name key.
+    /// Every `[[record]]`, each checked on its own.
     fn sets(
         &mut self,
         defs: &[Spanned<RecordDef>],
@@ -407,9 +181,13 @@ impl Validator<'_> {
         let checks: HashSet<&str> = checks.iter().map(|c| c.id.as_str()).collect();
         for def in defs {
             let line = self.line(def);
-            match self.set(line, def.get_ref(), &checks, cidrs) {
+            let set = self.routing(def, cidrs).and_then(|routing| {
+                self.set(line, def.get_ref(), routing, &checks)
+                    .map_err(|m| (line, m))
+            });
+            match set {
                 Ok(s) => out.push(s),
-                Err(m) => self.error(line, m),
+                Err((line, m)) => self.error(line, m),
             }
         }
         out
@@ -419,8 +197,8 @@ impl Validator<'_> {
         &self,
         line: usize,
         d: &RecordDef,
+        routing: Routing,
         checks: &HashSet<&str>,
-        cidrs: &[CidrLocation],
     ) -> Result<(Name, RecordType, PolicySet), String> {
         let origin = self.cx.origin;
         let name = parse_name(&d.name, origin)?;
@@ -437,7 +215,6 @@ impl Validator<'_> {
         if d.set_id.is_empty() || d.set_id.len() > 128 {
             return Err("set_id must be 1 to 128 characters".into());
         }
-        let routing = self.routing(d, cidrs)?;
         let data = match (&d.values, &d.alias) {
             (Some(values), None) => {
                 let ttl = d.ttl.ok_or("ttl is required for records with values")?;
@@ -465,9 +242,6 @@ impl Validator<'_> {
                 if d.ttl.is_some() {
                     return Err("an alias takes its target's TTL; remove ttl".into());
                 }
-                if matches!(routing, Routing::Multivalue) {
-                    return Err("multivalue records cannot be aliases".into());
-                }
                 let target = parse_name(&alias.target, origin)?;
                 if !origin.zone_of(&target) {
                     return Err(format!("alias target {target} is not in zone {origin}"));
@@ -479,9 +253,6 @@ impl Validator<'_> {
             }
             _ => return Err("give exactly one of values and alias".into()),
         };
-        if matches!(routing, Routing::Multivalue) && rtype == RecordType::CNAME {
-            return Err("multivalue records cannot be CNAME".into());
-        }
         if let Some(id) = &d.health_check {
             if !checks.contains(id.as_str()) {
                 return Err(format!("unknown health check {id:?}"));
@@ -500,84 +271,83 @@ impl Validator<'_> {
         ))
     }
 
-    fn routing(&self, d: &RecordDef, cidrs: &[CidrLocation]) -> Result<Routing, String> {
+    /// The record's one policy field, read by its policy; any other field is unknown.
+    fn routing(
+        &self,
+        def: &Spanned<RecordDef>,
+        cidrs: &[CidrLocation],
+    ) -> Result<Routing, (usize, String)> {
+        let line = self.line(def);
+        let cx = ReadContext {
+            regions: self.cx.regions,
+            cidrs,
+        };
         let mut found = Vec::new();
-        if let Some(f) = &d.failover {
-            found.push(Routing::Failover(match f.to_ascii_lowercase().as_str() {
-                "primary" => FailoverRole::Primary,
-                "secondary" => FailoverRole::Secondary,
-                _ => {
-                    return Err(format!(
-                        "failover must be \"primary\" or \"secondary\", not {f:?}"
-                    ))
-                }
-            }));
-        }
-        if let Some(w) = d.weight {
-            let w = u8::try_from(w).map_err(|_| format!("weight {w} is out of range 0..255"))?;
-            found.push(Routing::Weighted(w));
-        }
-        if let Some(r) = &d.region {
-            self.region(r)?;
-            found.push(Routing::Latency(r.clone()));
-        }
-        if let Some(g) = &d.geo {
-            found.push(Routing::Geo(geo_key(g)?));
-        }
-        if let Some(p) = &d.geoproximity {
-            let at = match (&p.region, p.lat, p.lon) {
-                (Some(r), None, None) => self.region(r)?.location,
-                (None, Some(lat), Some(lon)) => {
-                    let c = crate::config::Coordinates { lat, lon };
-                    if !c.is_valid() {
-                        return Err("geoproximity lat must be -90..90 and lon -180..180".into());
-                    }
-                    c
-                }
-                _ => return Err("geoproximity needs a region or lat and lon".into()),
+        for (field, value) in &def.get_ref().policy {
+            let Some(kind) = Kind::from_field(field) else {
+                let fields = [
+                    "name",
+                    "type",
+                    "ttl",
+                    "set_id",
+                    "values",
+                    "health_check",
+                    "alias",
+                ]
+                .into_iter()
+                .chain(Kind::ALL.map(Kind::field));
+                let expected: Vec<String> = fields.map(|f| format!("`{f}`")).collect();
+                let at = self.key_line(def, field).unwrap_or(line);
+                return Err((
+                    at,
+                    format!(
+                        "unknown field `{field}`, expected one of {}",
+                        expected.join(", ")
+                    ),
+                ));
             };
-            if !(-99..=99).contains(&p.bias) {
-                return Err(format!("bias {} is out of range -99..99", p.bias));
-            }
-            found.push(Routing::Geoproximity(Proximity {
-                at,
-                bias: p.bias as i8,
-            }));
+            found.push((kind, value));
         }
-        match d.multivalue {
-            Some(true) => found.push(Routing::Multivalue),
-            Some(false) => {
-                return Err(
-                    "multivalue = false is no policy; leave the record in the zone file".into(),
-                )
-            }
-            None => {}
-        }
-        if let Some(c) = &d.cidr {
-            if c.location == "*" {
-                found.push(Routing::Cidr(None));
-            } else if cidrs.iter().any(|l| l.name == c.location) {
-                found.push(Routing::Cidr(Some(c.location.clone())));
-            } else {
-                return Err(format!("unknown cidr_location {:?}", c.location));
-            }
-        }
-        match found.len() {
-            1 => Ok(found.pop().expect("one")),
-            0 => Err("no policy field: give one of failover, weight, region, geo, geoproximity, multivalue, cidr (plain records go in the zone file)".into()),
-            _ => Err(format!(
-                "more than one policy field: {}",
-                found.iter().map(Routing::policy_name).collect::<Vec<_>>().join(", ")
+        match found.as_slice() {
+            [(kind, value)] => kind.read(value, &cx).map_err(|m| (line, m)),
+            [] => Err((
+                line,
+                format!(
+                    "no policy field: give one of {} (plain records go in the zone file)",
+                    Kind::ALL.map(Kind::field).join(", ")
+                ),
+            )),
+            _ => Err((
+                line,
+                format!(
+                    "more than one policy field: {}",
+                    found
+                        .iter()
+                        .map(|(k, _)| k.field())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             )),
         }
     }
 
-    fn region(&self, id: &str) -> Result<&Region, String> {
-        self.cx
-            .regions
-            .iter()
-            .find(|r| r.id == id)
-            .ok_or_else(|| format!("unknown region {id:?}: declare it as [[region]] in hadns.toml"))
+    /// The line where a record writes `key = …`, if it can be found: from its header
+    /// to the next table header.
+    fn key_line<T>(&self, def: &Spanned<T>, key: &str) -> Option<usize> {
+        let start = def.span().start;
+        let mut offset = start;
+        for (i, l) in self.text.get(start..)?.split_inclusive('\n').enumerate() {
+            let l_trim = l.trim_start();
+            if i > 0 && l_trim.starts_with('[') {
+                break;
+            }
+            let k = l_trim.split('=').next().unwrap_or("").trim();
+            if k.trim_matches('"') == key {
+                return Some(self.lines.line(offset));
+            }
+            offset += l.len();
+        }
+        None
     }
 
     /// Gathers sets into groups and checks each group's rules.
@@ -606,13 +376,13 @@ impl Validator<'_> {
         let (name, rtype) = (&g.name, g.rtype);
         let first = &g.sets[0];
         for (i, s) in g.sets.iter().enumerate() {
-            if std::mem::discriminant(&s.routing) != std::mem::discriminant(&first.routing) {
+            if s.routing.kind() != first.routing.kind() {
                 self.error(
                     s.line,
                     format!(
                         "{name} {rtype} mixes policies: {} here and {} at line {}",
-                        s.routing.policy_name(),
-                        first.routing.policy_name(),
+                        s.routing.kind().field(),
+                        first.routing.kind().field(),
                         first.line
                     ),
                 );
@@ -626,21 +396,6 @@ impl Validator<'_> {
                     ),
                 );
             }
-            let same_key = g.sets[..i].iter().find(|o| match (&o.routing, &s.routing) {
-                (Routing::Latency(a), Routing::Latency(b)) => a == b,
-                (Routing::Geo(a), Routing::Geo(b)) => a == b,
-                (Routing::Cidr(a), Routing::Cidr(b)) => a == b,
-                _ => false,
-            });
-            if let Some(o) = same_key {
-                self.error(
-                    s.line,
-                    format!(
-                        "{name} {rtype}: the same location as set {:?} at line {}",
-                        o.set_id, o.line
-                    ),
-                );
-            }
         }
         if g.sets.len() > MAX_SETS {
             self.error(
@@ -648,16 +403,10 @@ impl Validator<'_> {
                 format!("{name} {rtype} has more than {MAX_SETS} sets"),
             );
         }
-        if matches!(first.routing, Routing::Failover(_)) {
-            let count = |role| {
-                g.sets
-                    .iter()
-                    .filter(|s| s.routing == Routing::Failover(role))
-                    .count()
-            };
-            if count(FailoverRole::Primary) != 1 || count(FailoverRole::Secondary) != 1 {
-                self.error(first.line, format!("the failover group {name} {rtype} needs exactly one primary and one secondary"));
-            }
+        let mut problems = Vec::new();
+        g.kind().check(g, &mut problems);
+        for (line, m) in problems {
+            self.error(line, m);
         }
         // Beside the zone file's data.
         let key = name_key(name);
@@ -763,43 +512,5 @@ impl Validator<'_> {
                 }
             }
         }
-    }
-}
-
-fn geo_key(g: &GeoDef) -> Result<GeoKey, String> {
-    match (&g.continent, &g.country, &g.subdivision) {
-        (Some(c), None, None) => {
-            let c = c.to_ascii_uppercase();
-            if CONTINENTS.contains(&c.as_str()) {
-                Ok(GeoKey::Continent(c))
-            } else {
-                Err(format!(
-                    "unknown continent {c:?}: use one of {}",
-                    CONTINENTS.join(" ")
-                ))
-            }
-        }
-        (None, Some(c), None) if c == "*" => Ok(GeoKey::Default),
-        (None, Some(c), sub) => {
-            let c = c.to_ascii_uppercase();
-            if c.len() != 2 || !c.bytes().all(|b| b.is_ascii_alphabetic()) {
-                return Err(format!(
-                    "country {c:?} must be an ISO 3166 two-letter code or \"*\""
-                ));
-            }
-            match sub {
-                None => Ok(GeoKey::Country(c)),
-                Some(s) if (1..=3).contains(&s.len()) => Ok(GeoKey::Subdivision {
-                    country: c,
-                    subdivision: s.to_ascii_uppercase(),
-                }),
-                Some(s) => Err(format!("subdivision {s:?} must be 1 to 3 characters")),
-            }
-        }
-        (None, None, Some(_)) => Err("a subdivision needs its country".into()),
-        (Some(_), _, _) => {
-            Err("geo takes a continent alone, or a country (and subdivision)".into())
-        }
-        (None, None, None) => Err("geo needs a continent, a country or country = \"*\"".into()),
     }
 }

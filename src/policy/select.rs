@@ -1,16 +1,18 @@
-//! Choosing among the sets of a group, rule for rule as Route 53 does (reference §2-§3):
+//! The engine every policy shares, rule for rule as Route 53 chooses (reference §2-§3):
 //! the policy orders the candidates, the first healthy one answers, and when none is
 //! healthy every set counts as healthy ("last resort") so that something is always
 //! answered. Aliases with `evaluate_target_health` are healthy only if some set below
 //! them is; choosing an alias descends into its target group, where the same rules apply.
+//!
+//! Health is folded in when it changes ([`ZoneChoices::new`], one [`Decided`] per group
+//! from its policy module); a query pays only for what depends on it: a draw, a sample,
+//! or the client's ranking of the candidates.
 
 use hickory_proto::rr::{Name, RecordType};
 
-use super::{FailoverRole, GeoKey, PolicyGroup, Routing, SetData};
-use crate::config::Coordinates;
-
-/// Multivalue answers carry at most this many sets.
-pub const MULTIVALUE_MAX: usize = 8;
+use super::{GeoKey, PolicyGroup, PolicySet, SetData, MULTIVALUE_MAX};
+use crate::coordinates::Coordinates;
+use crate::draw::Draw;
 
 /// What selection needs to know about the client, per query.
 pub trait Context {
@@ -26,42 +28,66 @@ pub trait Context {
     fn cidr_location(&self) -> Option<&str>;
 }
 
-/// Everything about a zone's groups that depends only on the policy data and health,
-/// prepared when either changes so that a query pays only for what depends on it.
-#[derive(Debug, Clone, Default)]
-pub struct Prepared {
-    groups: Vec<PreparedGroup>,
+/// Ranks the sets of a group for one client, lower being preferred, in declaration
+/// order; sets that do not apply to the client are left out.
+pub type Ranker = fn(&[PolicySet], &dyn Context, &mut dyn FnMut(usize, f64));
+
+/// What health decides for one group: the contract between a policy module, which
+/// makes it when health or data change, and the per-query pick.
+#[derive(Debug, Clone)]
+pub struct Decided {
+    pub choice: Choice,
+    /// Why, for `explain`: the rule that applies, and whether it is the last resort.
+    pub rule: &'static str,
+    pub last_resort: bool,
 }
 
 #[derive(Debug, Clone)]
-struct PreparedGroup {
+pub enum Choice {
+    /// Health alone decided: this set.
+    Fixed(usize),
+    /// One draw over these cumulative weights (end of range, set index).
+    Weighted(Vec<(u64, usize)>),
+    /// Up to `MULTIVALUE_MAX` of these sets, at random.
+    Subset(Vec<usize>),
+    /// The client ranks the candidates: the best-ranked healthy one, else (the last
+    /// resort) the best-ranked of all. `rule` is the policy's rule for the former.
+    Ranked(Ranker),
+}
+
+impl Choice {
+    /// Whether this group's own choice is made per query.
+    fn varies(&self) -> bool {
+        match self {
+            Choice::Fixed(_) => false,
+            Choice::Weighted(cum) => cum.len() > 1,
+            Choice::Subset(pool) => pool.len() > MULTIVALUE_MAX,
+            Choice::Ranked(_) => true,
+        }
+    }
+}
+
+/// Every group of one zone with what health decided for it: rebuilt when data or
+/// health change, read by every query.
+#[derive(Debug, Clone, Default)]
+pub struct ZoneChoices {
+    groups: Vec<GroupChoice>,
+}
+
+#[derive(Debug, Clone)]
+struct GroupChoice {
     /// Each set's health as Route 53 §3.1 defines it (own check, and for an alias that
     /// evaluates target health, some healthy set below).
     healthy: Vec<bool>,
     /// Each alias set's target group, when the target is a policy group.
     alias: Vec<Option<usize>>,
-    choice: Choice,
-    /// Why, for `explain`: the rule that applied, and whether it was the last resort.
-    rule: &'static str,
-    last_resort: bool,
+    decided: Decided,
     /// Two identical queries may get different answers here: a draw or the client
     /// decides, in this group or one its picks alias to.
     varies: bool,
 }
 
-#[derive(Debug, Clone)]
-enum Choice {
-    /// Health alone decides (failover).
-    Fixed(usize),
-    /// One draw over these cumulative weights (end of range, set index).
-    Weighted(Vec<(u64, usize)>),
-    /// Up to eight of these sets.
-    Multivalue(Vec<usize>),
-    /// The client orders the candidates (latency, geolocation, geoproximity, IP-based).
-    ByClient,
-}
-
-impl Prepared {
+impl ZoneChoices {
     /// `check_healthy` gives each health check's status.
     pub fn new(groups: &[PolicyGroup], check_healthy: impl Fn(&str) -> bool) -> Self {
         let index = |name: &Name, rtype: RecordType| {
@@ -92,25 +118,23 @@ impl Prepared {
             .zip(healthy)
             .map(|((g, alias), healthy)| {
                 let healthy = healthy.expect("computed above");
-                let (choice, rule, last_resort) = choice(g, &healthy);
-                PreparedGroup {
+                let decided = g.kind().decide(g, &healthy);
+                GroupChoice {
                     healthy,
                     alias,
-                    varies: choice.varies(),
-                    choice,
-                    rule,
-                    last_resort,
+                    varies: decided.choice.varies(),
+                    decided,
                 }
             })
             .collect();
-        let mut prepared = Prepared { groups };
+        let mut choices = ZoneChoices { groups };
         // Through aliases, over the DAG: a group varies when a set it can pick does.
-        let mut memo = vec![None; prepared.groups.len()];
+        let mut memo = vec![None; choices.groups.len()];
         for gi in 0..memo.len() {
-            let varies = prepared.varies_below(gi, &mut memo);
-            prepared.groups[gi].varies = varies;
+            let varies = choices.varies_below(gi, &mut memo);
+            choices.groups[gi].varies = varies;
         }
-        prepared
+        choices
     }
 
     /// Whether two identical queries may get different answers from group `gi`; when
@@ -124,11 +148,11 @@ impl Prepared {
             return v;
         }
         let g = &self.groups[gi];
-        let picks: Vec<usize> = match &g.choice {
+        let picks: Vec<usize> = match &g.decided.choice {
             Choice::Fixed(i) => vec![*i],
             Choice::Weighted(cum) => cum.iter().map(|c| c.1).collect(),
-            Choice::Multivalue(pool) => pool.clone(),
-            Choice::ByClient => Vec::new(),
+            Choice::Subset(pool) => pool.clone(),
+            Choice::Ranked(_) => Vec::new(),
         };
         let varies = g.varies
             || picks
@@ -137,18 +161,6 @@ impl Prepared {
                 .any(|t| self.varies_below(t, memo));
         memo[gi] = Some(varies);
         varies
-    }
-}
-
-impl Choice {
-    /// Whether this group's own choice is made per query.
-    fn varies(&self) -> bool {
-        match self {
-            Choice::Fixed(_) => false,
-            Choice::Weighted(cum) => cum.len() > 1,
-            Choice::Multivalue(pool) => pool.len() > MULTIVALUE_MAX,
-            Choice::ByClient => true,
-        }
     }
 }
 
@@ -183,120 +195,6 @@ fn set_health(
     memo[gi] = Some(flags);
 }
 
-/// The health-only part of each policy (reference §2, §3.2), with the rule that made
-/// it and whether that was the last resort.
-fn choice(g: &PolicyGroup, healthy: &[bool]) -> (Choice, &'static str, bool) {
-    let sets = &g.sets;
-    match sets[0].routing {
-        Routing::Failover(_) => {
-            let role = |r| sets.iter().position(|s| s.routing == Routing::Failover(r));
-            let primary = role(FailoverRole::Primary).unwrap_or(0);
-            let secondary = role(FailoverRole::Secondary).unwrap_or(primary);
-            if healthy[primary] {
-                (Choice::Fixed(primary), "the primary is healthy", false)
-            } else if healthy[secondary] {
-                let rule = "the primary is unhealthy and the secondary healthy";
-                (Choice::Fixed(secondary), rule, false)
-            } else {
-                let rule = "both are unhealthy: the primary answers (last resort)";
-                (Choice::Fixed(primary), rule, true)
-            }
-        }
-        Routing::Weighted(_) => {
-            let weight = |i: usize| match sets[i].routing {
-                Routing::Weighted(w) => u64::from(w),
-                _ => 0,
-            };
-            let all: Vec<usize> = (0..sets.len()).collect();
-            let healthy_of = |positive: bool| -> Vec<usize> {
-                all.iter()
-                    .copied()
-                    .filter(|&i| healthy[i] && (weight(i) > 0) == positive)
-                    .collect()
-            };
-            // Healthy positive weights; else healthy zero weights, uniformly; else
-            // (nothing healthy) by weight over all, uniformly if all weights are zero.
-            let (pool, by_weight, rule, last_resort) = match (healthy_of(true), healthy_of(false)) {
-                (p, _) if !p.is_empty() => {
-                    (p, true, "a weighted draw among the healthy sets", false)
-                }
-                (_, z) if !z.is_empty() => (
-                    z,
-                    false,
-                    "no healthy set has a weight above 0: an even draw among the healthy ones",
-                    false,
-                ),
-                _ if all.iter().any(|&i| weight(i) > 0) => (
-                    all.iter().copied().filter(|&i| weight(i) > 0).collect(),
-                    true,
-                    "no set is healthy: a weighted draw among all (last resort)",
-                    true,
-                ),
-                _ => (
-                    all.clone(),
-                    false,
-                    "no set is healthy: an even draw among all (last resort)",
-                    true,
-                ),
-            };
-            let mut end = 0;
-            let cumulative = pool
-                .into_iter()
-                .map(|i| {
-                    end += if by_weight { weight(i) } else { 1 };
-                    (end, i)
-                })
-                .collect();
-            (Choice::Weighted(cumulative), rule, last_resort)
-        }
-        Routing::Multivalue => {
-            let up: Vec<usize> = (0..sets.len()).filter(|&i| healthy[i]).collect();
-            if up.is_empty() {
-                let rule = "no set is healthy: up to eight of all, at random (last resort)";
-                (Choice::Multivalue((0..sets.len()).collect()), rule, true)
-            } else {
-                let rule = "up to eight healthy sets, at random";
-                (Choice::Multivalue(up), rule, false)
-            }
-        }
-        _ => (Choice::ByClient, "", false),
-    }
-}
-
-/// The per-query randomness (weighted draws, multivalue subsets): xorshift64*, cheap
-/// and good enough for spreading load.
-#[derive(Debug, Clone)]
-pub struct Draw(u64);
-
-impl Draw {
-    pub fn new(seed: u64) -> Self {
-        Draw(seed | 1)
-    }
-
-    /// Seeded from the OS's randomness (through std's hasher keys): a fresh, unpredictable
-    /// sequence for each worker or connection.
-    pub fn from_entropy() -> Self {
-        use std::hash::{BuildHasher, Hasher};
-        Draw::new(
-            std::collections::hash_map::RandomState::new()
-                .build_hasher()
-                .finish(),
-        )
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// Uniform in 0..n (n > 0).
-    pub fn below(&mut self, n: u64) -> u64 {
-        ((self.next_u64() as u128 * n as u128) >> 64) as u64
-    }
-}
-
 /// A set that answers: its values, or (an alias to a name without a policy) the plain
 /// zone data at its target.
 #[derive(Debug, Clone, Copy)]
@@ -323,11 +221,10 @@ pub struct Decision<'p> {
     pub group: usize,
     /// Each set's health (for an alias that evaluates target health, its target's).
     pub healthy: &'p [bool],
-    /// The candidates in the order the policy tries them, with the client's rank for
-    /// latency (ms or km), geoproximity (km after bias), geolocation (0 subdivision,
-    /// 1 country, 2 continent, 3 default) and IP-based (0 = the client's location, 1 = the default). Empty for failover,
-    /// weighted and multivalue, which consider every set.
-    pub ranked: Vec<(usize, f64)>,
+    /// For a policy that ranks by client, the candidates in the order it tries them,
+    /// with their rank (see the policy's ranker); None for policies that consider
+    /// every set.
+    pub ranked: Option<Vec<(usize, f64)>>,
     /// The sets picked; one unless multivalue.
     pub picked: Vec<usize>,
     pub rule: &'static str,
@@ -337,133 +234,93 @@ pub struct Decision<'p> {
 /// The sets one group picked: one, or up to eight for multivalue. Inline, so that a
 /// selection allocates nothing.
 #[derive(Debug, Clone, Copy)]
-struct Picks {
+pub struct Picks {
     sets: [usize; MULTIVALUE_MAX],
     len: usize,
 }
 
 impl Picks {
-    const NONE: Picks = Picks {
+    pub const NONE: Picks = Picks {
         sets: [0; MULTIVALUE_MAX],
         len: 0,
     };
 
-    fn one(set: usize) -> Picks {
+    pub fn one(set: usize) -> Picks {
         let mut p = Picks::NONE;
         p.push(set);
         p
     }
 
-    fn push(&mut self, set: usize) {
+    pub fn push(&mut self, set: usize) {
         self.sets[self.len] = set;
         self.len += 1;
     }
 
-    fn as_slice(&self) -> &[usize] {
+    pub fn as_slice(&self) -> &[usize] {
         &self.sets[..self.len]
+    }
+
+    pub fn sort(&mut self) {
+        self.sets[..self.len].sort_unstable();
     }
 }
 
 /// The answer for group `gi` of `groups`: one leaf, or up to eight for multivalue.
 /// Empty only when a geolocation or IP-based group has no set for this client and no
 /// default (NODATA).
-pub fn select<'p, C: Context, T: Trace>(
+pub fn select<'p, T: Trace>(
     groups: &'p [PolicyGroup],
-    prepared: &'p Prepared,
+    choices: &'p ZoneChoices,
     gi: usize,
-    cx: &C,
+    cx: &dyn Context,
     draw: &mut Draw,
     trace: &mut T,
 ) -> Vec<Leaf<'p>> {
     let mut leaves = Vec::new();
-    select_each(groups, prepared, gi, cx, draw, trace, &mut |l| {
+    select_each(groups, choices, gi, cx, draw, trace, &mut |l| {
         leaves.push(l)
     });
     leaves
 }
 
 /// [`select`], handing each leaf to `emit` instead of collecting them.
-pub fn select_each<'p, C: Context, T: Trace>(
+pub fn select_each<'p, T: Trace>(
     groups: &'p [PolicyGroup],
-    prepared: &'p Prepared,
+    choices: &'p ZoneChoices,
     gi: usize,
-    cx: &C,
+    cx: &dyn Context,
     draw: &mut Draw,
     trace: &mut T,
     emit: &mut impl FnMut(Leaf<'p>),
 ) {
-    let (g, p) = (&groups[gi], &prepared.groups[gi]);
+    let (g, c) = (&groups[gi], &choices.groups[gi]);
+    let p = &c.decided;
     let (picks, rule, last_resort) = match &p.choice {
         Choice::Fixed(i) => (Picks::one(*i), p.rule, p.last_resort),
         // One candidate takes no draw: only selections that vary consume the draw, so a
-        // prepared answer's selection can be made again with the same outcome.
+        // cached answer's selection can be made again with the same outcome.
         Choice::Weighted(cum) if cum.len() == 1 => (Picks::one(cum[0].1), p.rule, p.last_resort),
-        Choice::Weighted(cum) => {
-            let x = draw.below(cum.last().map_or(1, |c| c.0));
-            let i = cum[cum.partition_point(|c| c.0 <= x)].1;
-            (Picks::one(i), p.rule, p.last_resort)
-        }
-        Choice::Multivalue(pool) => {
-            let mut picks = Picks::NONE;
-            if pool.len() <= MULTIVALUE_MAX {
-                pool.iter().for_each(|&i| picks.push(i));
-            } else {
-                // Floyd's sampling: a uniform subset of eight in eight draws. Kept in
-                // declaration order: the subset is the draw, so there are only as many
-                // distinct answers as subsets (each prepared once).
-                let n = pool.len();
-                for j in n - MULTIVALUE_MAX..n {
-                    let t = pool[draw.below(j as u64 + 1) as usize];
-                    picks.push(if picks.as_slice().contains(&t) {
-                        pool[j]
-                    } else {
-                        t
-                    });
-                }
-                picks.sets[..picks.len].sort_unstable();
-            }
-            (picks, p.rule, p.last_resort)
-        }
-        Choice::ByClient => {
-            // The best-ranked healthy candidate (ties: declaration order); the
-            // best-ranked of all as the last resort.
-            let (mut best, mut first) = (None::<(f64, usize)>, None::<(f64, usize)>);
-            let better = |rank: f64, than: Option<(f64, usize)>| {
-                than.is_none_or(|(r, _)| rank.total_cmp(&r).is_lt())
-            };
-            client_ranks(g, cx, |i, rank| {
-                if better(rank, first) {
-                    first = Some((rank, i));
-                }
-                if p.healthy[i] && better(rank, best) {
-                    best = Some((rank, i));
-                }
-            });
-            let rule = client_rule(&g.sets[0].routing);
-            match (best, first) {
-                (Some((_, i)), _) => (Picks::one(i), rule, false),
-                (None, Some((_, i))) => (
-                    Picks::one(i),
-                    "none of the client's candidates is healthy: the first (last resort)",
-                    true,
-                ),
-                (None, None) => (
-                    Picks::NONE,
-                    "no set for this client and no default: no data",
-                    false,
-                ),
-            }
-        }
+        Choice::Weighted(cum) => (
+            Picks::one(super::weighted::draw(cum, draw)),
+            p.rule,
+            p.last_resort,
+        ),
+        Choice::Subset(pool) => (super::multivalue::sample(pool, draw), p.rule, p.last_resort),
+        Choice::Ranked(ranker) => ranked(&g.sets, &c.healthy, *ranker, p.rule, cx),
     };
     if T::DETAILED {
-        let mut ranked = Vec::new();
-        if matches!(p.choice, Choice::ByClient) {
-            client_ranks(g, cx, |i, rank| ranked.push((i, rank)));
-            ranked.sort_by(|a, b| a.1.total_cmp(&b.1));
-        }
+        let ranked = match &p.choice {
+            Choice::Ranked(ranker) => {
+                let mut ranked = Vec::new();
+                ranker(&g.sets, cx, &mut |i, rank| ranked.push((i, rank)));
+                ranked.sort_by(|a, b| a.1.total_cmp(&b.1));
+                Some(ranked)
+            }
+            _ => None,
+        };
         trace.decided(Decision {
             group: gi,
-            healthy: &p.healthy,
+            healthy: &c.healthy,
             ranked,
             picked: picks.as_slice().to_vec(),
             rule,
@@ -471,9 +328,9 @@ pub fn select_each<'p, C: Context, T: Trace>(
         });
     }
     for &pick in picks.as_slice() {
-        match p.alias[pick] {
+        match c.alias[pick] {
             // Only an alias is followed, and only to a group, never to itself.
-            Some(target) => select_each(groups, prepared, target, cx, draw, trace, emit),
+            Some(target) => select_each(groups, choices, target, cx, draw, trace, emit),
             None => emit(Leaf {
                 group: gi,
                 set: pick,
@@ -483,90 +340,46 @@ pub fn select_each<'p, C: Context, T: Trace>(
     }
 }
 
-/// The rule by which a client-dependent policy picks, when a candidate is healthy.
-fn client_rule(routing: &Routing) -> &'static str {
-    match routing {
-        Routing::Latency(_) => "the healthy region with the lowest latency to the client",
-        Routing::Geoproximity(_) => "the healthy set nearest the client, after bias",
-        Routing::Geo(_) => "the most specific healthy location that contains the client",
-        Routing::Cidr(_) => "the client's CIDR location if healthy, else the default",
-        _ => "the first healthy set",
-    }
-}
-
-/// Ranks the sets of a client-dependent group for this client, in declaration order,
-/// lower being preferred: latency (ms or km), geoproximity (km after bias), geolocation
-/// (specificity) and IP-based (0 = the client's location, 1 = the default). Sets that do
-/// not apply to the client (geolocation, IP-based) are left out.
-fn client_ranks<C: Context>(g: &PolicyGroup, cx: &C, mut rank: impl FnMut(usize, f64)) {
-    let sets = g.sets.iter().enumerate();
-    match &g.sets[0].routing {
-        Routing::Latency(_) => {
-            for (i, s) in sets {
-                if let Routing::Latency(region) = &s.routing {
-                    rank(i, cx.latency(region));
-                }
-            }
+/// The best-ranked healthy candidate (ties: declaration order); the best-ranked of all
+/// as the last resort. Folded in one pass: nothing is sorted or collected.
+fn ranked(
+    sets: &[PolicySet],
+    healthy: &[bool],
+    ranker: Ranker,
+    rule: &'static str,
+    cx: &dyn Context,
+) -> (Picks, &'static str, bool) {
+    let (mut best, mut first) = (None::<(f64, usize)>, None::<(f64, usize)>);
+    let better = |rank: f64, than: Option<(f64, usize)>| {
+        than.is_none_or(|(r, _)| rank.total_cmp(&r).is_lt())
+    };
+    ranker(sets, cx, &mut |i, rank| {
+        if better(rank, first) {
+            first = Some((rank, i));
         }
-        Routing::Geoproximity(_) => match cx.position() {
-            Some(client) => {
-                for (i, s) in sets {
-                    if let Routing::Geoproximity(p) = &s.routing {
-                        rank(i, biased(great_circle_km(client, p.at), p.bias));
-                    }
-                }
-            }
-            None => sets.for_each(|(i, _)| rank(i, i as f64)),
-        },
-        Routing::Geo(_) => {
-            for (i, s) in sets {
-                if let Some(r) = match &s.routing {
-                    Routing::Geo(key) => cx.geo_rank(key),
-                    _ => None,
-                } {
-                    rank(i, r);
-                }
-            }
+        if healthy[i] && better(rank, best) {
+            best = Some((rank, i));
         }
-        Routing::Cidr(_) => {
-            let here = cx.cidr_location();
-            for (i, s) in sets {
-                match &s.routing {
-                    Routing::Cidr(Some(l)) if Some(l.as_str()) == here => rank(i, 0.0),
-                    Routing::Cidr(None) => rank(i, 1.0),
-                    _ => {}
-                }
-            }
-        }
-        // Failover, weighted and multivalue are prepared; in declaration order otherwise.
-        _ => sets.for_each(|(i, _)| rank(i, i as f64)),
+    });
+    match (best, first) {
+        (Some((_, i)), _) => (Picks::one(i), rule, false),
+        (None, Some((_, i))) => (
+            Picks::one(i),
+            "none of the client's candidates is healthy: the first (last resort)",
+            true,
+        ),
+        (None, None) => (
+            Picks::NONE,
+            "no set for this client and no default: no data",
+            false,
+        ),
     }
-}
-
-/// Route 53 §2.6: positive bias shrinks the distance (grows the catchment).
-pub fn biased(km: f64, bias: i8) -> f64 {
-    let b = f64::from(bias) / 100.0;
-    if bias >= 0 {
-        km * (1.0 - b)
-    } else {
-        km / (1.0 + b)
-    }
-}
-
-/// Haversine distance on a spherical Earth.
-pub fn great_circle_km(a: Coordinates, b: Coordinates) -> f64 {
-    const EARTH_RADIUS_KM: f64 = 6371.0;
-    let (la1, la2) = (a.lat.to_radians(), b.lat.to_radians());
-    let dlat = la2 - la1;
-    let dlon = (b.lon - a.lon).to_radians();
-    let h = (dlat / 2.0).sin().powi(2) + la1.cos() * la2.cos() * (dlon / 2.0).sin().powi(2);
-    2.0 * EARTH_RADIUS_KM * h.sqrt().min(1.0).asin()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::{PolicySet, Proximity};
+    use crate::policy::{FailoverRole, Proximity, Routing};
     use hickory_proto::rr::RData;
     use std::collections::HashMap;
     use std::str::FromStr;
@@ -594,9 +407,9 @@ mod tests {
     }
 
     impl World {
-        /// What a reload or a health change would prepare.
-        fn prepared(&self) -> Prepared {
-            Prepared::new(&self.groups, |id| !self.down.contains(&id))
+        /// What a reload or a health change would decide.
+        fn choices(&self) -> ZoneChoices {
+            ZoneChoices::new(&self.groups, |id| !self.down.contains(&id))
         }
     }
 
@@ -662,7 +475,7 @@ mod tests {
     fn pick(w: &World, g: usize) -> Vec<String> {
         ids(
             &w.groups,
-            &select(&w.groups, &w.prepared(), g, w, &mut Draw::new(7), &mut ()),
+            &select(&w.groups, &w.choices(), g, w, &mut Draw::new(7), &mut ()),
         )
     }
 
@@ -699,11 +512,11 @@ mod tests {
     fn shares(w: &World, g: usize, draws: u32) -> HashMap<String, u32> {
         let mut d = Draw::new(12345);
         let mut counts = HashMap::new();
-        let prepared = w.prepared();
+        let choices = w.choices();
         for _ in 0..draws {
             for id in ids(
                 &w.groups,
-                &select(&w.groups, &prepared, g, w, &mut d, &mut ()),
+                &select(&w.groups, &choices, g, w, &mut d, &mut ()),
             ) {
                 *counts.entry(id).or_insert(0) += 1;
             }
@@ -795,7 +608,7 @@ mod tests {
     /// Golden case 3: the geolocation chain, its fallback and NODATA.
     #[test]
     fn geolocation_chain() {
-        let g = |k: GeoKey, id: &str| set(id, Routing::Geo(k), Some(id));
+        let g = |k: GeoKey, id: &str| set(id, Routing::Geolocation(k), Some(id));
         let mut w = World::new(vec![group(
             "g.",
             vec![
@@ -836,7 +649,7 @@ mod tests {
         );
         w.groups[0]
             .sets
-            .retain(|s| s.routing != Routing::Geo(GeoKey::Default));
+            .retain(|s| s.routing != Routing::Geolocation(GeoKey::Default));
         w.chain = vec![
             GeoKey::Country("FR".into()),
             GeoKey::Continent("EU".into()),
@@ -851,13 +664,13 @@ mod tests {
         let mut w = World::new(vec![group(
             "c.",
             vec![
-                set("wide", Routing::Cidr(Some("wide".into())), Some("wide")),
+                set("wide", Routing::IpBased(Some("wide".into())), Some("wide")),
                 set(
                     "narrow",
-                    Routing::Cidr(Some("narrow".into())),
+                    Routing::IpBased(Some("narrow".into())),
                     Some("narrow"),
                 ),
-                set("star", Routing::Cidr(None), None),
+                set("star", Routing::IpBased(None), None),
             ],
         )]);
         assert_eq!(pick(&w, 0), ["star"], "no block matches");
@@ -982,21 +795,5 @@ mod tests {
             ],
         )]);
         assert_eq!(pick(&w, 0), ["plain."]);
-    }
-
-    #[test]
-    fn distances() {
-        let dublin = Coordinates {
-            lat: 53.35,
-            lon: -6.26,
-        };
-        let paris = Coordinates {
-            lat: 48.86,
-            lon: 2.35,
-        };
-        let d = great_circle_km(dublin, paris);
-        assert!((d - 780.0).abs() < 15.0, "{d}");
-        assert_eq!(biased(150.0, 50), 75.0);
-        assert_eq!(biased(150.0, -50), 300.0);
     }
 }

@@ -1,57 +1,26 @@
 //! Sockets. UDP is served by plain threads, one `SO_REUSEPORT` socket each, in tight
 //! blocking loops: no task or lock per query. TCP runs on tokio, one task per connection.
 
+pub mod accept;
 mod tcp;
 mod udp;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use arc_swap::ArcSwap;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::dns::Responder;
-use crate::health::{Engine, HealthTable};
-use crate::load::{Content, Dataset};
+use crate::snapshot::Live;
 
 pub use tcp::serve_tcp;
 pub use udp::spawn_udp_workers;
 
-/// What every listener reads: the current dataset (swapped whole on reload and on
-/// health change) and the response settings.
-pub struct Shared {
-    pub data: ArcSwap<Dataset>,
+/// What every DNS listener answers with: the snapshot in service and the settings that
+/// shape responses.
+pub struct DnsService {
+    pub live: Arc<Live>,
     pub responder: Responder,
-    /// Makes swaps one at a time, so none undoes a newer one.
-    swapping: Mutex<()>,
-}
-
-impl Shared {
-    pub fn new(data: Dataset, responder: Responder) -> Arc<Self> {
-        Arc::new(Shared {
-            data: ArcSwap::from_pointee(data),
-            responder,
-            swapping: Mutex::new(()),
-        })
-    }
-
-    /// Serves `content` (or the current content) with answers prepared from `health`,
-    /// which is read under the swap lock: the latest health always wins.
-    pub fn swap(&self, content: Option<Arc<Content>>, health: impl FnOnce() -> HealthTable) {
-        let _one_at_a_time = self.swapping.lock().unwrap_or_else(|p| p.into_inner());
-        let content = content.unwrap_or_else(|| self.data.load().content.clone());
-        self.data.store(Arc::new(Dataset::new(content, health())));
-    }
-}
-
-/// Re-prepares the answers on every health change.
-pub async fn follow_health(shared: Arc<Shared>, engine: Arc<Engine>) {
-    let mut changes = engine.subscribe();
-    while changes.changed().await.is_ok() {
-        let (shared, engine) = (shared.clone(), engine.clone());
-        // Preparing walks every policy group: keep it off the async workers.
-        let _ = tokio::task::spawn_blocking(move || shared.swap(None, || engine.table())).await;
-    }
 }
 
 fn socket_for(addr: SocketAddr, ty: Type, protocol: Protocol) -> std::io::Result<Socket> {

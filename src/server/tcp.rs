@@ -1,45 +1,74 @@
+//! DNS over TCP (RFC 7766): length-prefixed messages, any number per connection,
+//! answered in order, each query's responses (one, or many for a zone transfer) framed
+//! and written before the next query is read.
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 use tokio::time::timeout;
 
-use super::Shared;
-use crate::dns::{Local, Transport};
-use crate::policy::select::Draw;
+use super::accept::accept_bounded;
+use super::DnsService;
+use crate::dns::{Local, Sink, Transport};
+use crate::draw::Draw;
 
-/// Accepts connections while fewer than `max_connections` are open; past that a new
-/// connection is closed at once rather than left waiting.
+/// The messages of one query's response, framed for TCP: each behind its two-octet
+/// length.
+#[derive(Default)]
+struct Frames {
+    /// Framed messages, ready to write.
+    framed: Vec<u8>,
+    /// The message being written, framed when the next one starts or on `finish`.
+    current: Vec<u8>,
+    open: bool,
+}
+
+impl Frames {
+    fn frame_current(&mut self) {
+        if std::mem::take(&mut self.open) {
+            self.framed
+                .extend_from_slice(&(self.current.len() as u16).to_be_bytes());
+            self.framed.extend_from_slice(&self.current);
+        }
+    }
+
+    /// Every message, framed; empty when nothing is to be sent.
+    fn finish(&mut self) -> &[u8] {
+        self.frame_current();
+        &self.framed
+    }
+
+    fn clear(&mut self) {
+        self.framed.clear();
+        self.open = false;
+    }
+}
+
+impl Sink for Frames {
+    fn next_message(&mut self) -> &mut Vec<u8> {
+        self.frame_current();
+        self.current.clear();
+        self.open = true;
+        &mut self.current
+    }
+}
+
+/// Serves DNS over TCP on `listener`; past `max_connections` a new connection is
+/// closed at once.
 pub async fn serve_tcp(
     listener: TcpListener,
-    shared: Arc<Shared>,
+    service: Arc<DnsService>,
     idle_timeout: Duration,
     max_connections: usize,
 ) {
-    let slots = Arc::new(Semaphore::new(max_connections));
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(c) => c,
-            Err(e) => {
-                // Out of file descriptors, most likely: back off rather than spin.
-                tracing::warn!(error = %e, "TCP accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            drop(stream);
-            continue;
-        };
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            connection(stream, peer.ip(), &shared, idle_timeout).await;
-            drop(slot);
-        });
-    }
+    accept_bounded(listener, max_connections, "dns", |stream, peer| {
+        let service = service.clone();
+        async move { connection(stream, peer.ip(), &service, idle_timeout).await }
+    })
+    .await
 }
 
 /// RFC 7766: length-prefixed messages, any number per connection, answered in order;
@@ -47,13 +76,12 @@ pub async fn serve_tcp(
 async fn connection(
     mut stream: TcpStream,
     peer: std::net::IpAddr,
-    shared: &Shared,
+    service: &DnsService,
     idle_timeout: Duration,
 ) {
     let _ = stream.set_nodelay(true);
     let mut packet = vec![0u8; 65535];
-    let mut body = Vec::with_capacity(4096);
-    let mut frame = Vec::with_capacity(4098);
+    let mut frames = Frames::default();
     // TCP answers are built afresh: it is the rare path.
     let mut local = Local::new(Draw::from_entropy(), false);
     loop {
@@ -73,26 +101,24 @@ async fn connection(
         {
             return;
         }
+        frames.clear();
         let reply = {
-            let data = shared.data.load();
+            let snapshot = service.live.load();
             catch_unwind(AssertUnwindSafe(|| {
-                shared.responder.handle(
+                service.responder.handle(
                     &packet[..len],
                     Transport::Tcp,
                     peer,
-                    &data,
+                    &snapshot,
                     &mut local,
-                    &mut body,
+                    &mut frames,
                 )
             }))
         };
         match reply {
             Ok(true) => {
-                frame.clear();
-                frame.extend_from_slice(&(body.len() as u16).to_be_bytes());
-                frame.extend_from_slice(&body);
                 if !matches!(
-                    timeout(idle_timeout, stream.write_all(&frame)).await,
+                    timeout(idle_timeout, stream.write_all(frames.finish())).await,
                     Ok(Ok(_))
                 ) {
                     return;

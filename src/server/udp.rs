@@ -1,39 +1,43 @@
 //! UDP workers: one thread per `SO_REUSEPORT` socket, each in a blocking loop that takes
 //! a batch of queries with one system call (`recvmmsg`), answers them from the current
-//! dataset and its prepared answers, and sends the replies with one more (`sendmmsg`).
+//! snapshot and the worker's answer cache, and sends the replies with one more
+//! (`sendmmsg`).
 //! Nothing on this path locks, spawns or allocates once the worker's buffers exist.
 
 use std::net::{IpAddr, UdpSocket};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-use super::Shared;
-use crate::dns::prepared::AnswerCache;
+use super::DnsService;
+use crate::dns::cache::AnswerCache;
 use crate::dns::{Local, Transport};
-use crate::load::Dataset;
-use crate::policy::select::Draw;
+use crate::draw::Draw;
+use crate::snapshot::Snapshot;
 
 /// One thread per socket, each answering in a loop until the process ends.
-pub fn spawn_udp_workers(sockets: Vec<UdpSocket>, shared: &Arc<Shared>) -> std::io::Result<()> {
+pub fn spawn_udp_workers(
+    sockets: Vec<UdpSocket>,
+    service: &Arc<DnsService>,
+) -> std::io::Result<()> {
     for (i, socket) in sockets.into_iter().enumerate() {
-        let shared = shared.clone();
+        let service = service.clone();
         std::thread::Builder::new()
             .name(format!("udp-{i}"))
-            .spawn(move || Worker::new(shared).serve(socket))?;
+            .spawn(move || Worker::new(service).serve(socket))?;
     }
     Ok(())
 }
 
 /// What one worker keeps between queries.
 struct Worker {
-    shared: Arc<Shared>,
+    service: Arc<DnsService>,
     local: Local,
 }
 
 impl Worker {
-    fn new(shared: Arc<Shared>) -> Self {
+    fn new(service: Arc<DnsService>) -> Self {
         Worker {
-            shared,
+            service,
             local: Local::new(Draw::from_entropy(), true),
         }
     }
@@ -43,20 +47,20 @@ impl Worker {
         &mut self,
         query: &[u8],
         peer: IpAddr,
-        data: &Arc<Dataset>,
+        snapshot: &Arc<Snapshot>,
         out: &mut Vec<u8>,
     ) -> bool {
-        let (shared, local) = (&self.shared, &mut self.local);
+        let (service, local) = (&self.service, &mut self.local);
         // A bug must cost one answer, never the worker.
         let reply = catch_unwind(AssertUnwindSafe(|| {
-            shared
+            service
                 .responder
-                .handle(query, Transport::Udp, peer, data, local, out)
+                .handle(query, Transport::Udp, peer, snapshot, local, out)
         }));
         reply.unwrap_or_else(|_| {
             tracing::error!(%peer, "internal error while answering a UDP query; dropped");
-            // A panic may have left the prepared answers half-updated: start afresh.
-            local.prepared = Some(AnswerCache::default());
+            // A panic may have left the cache half-updated: start afresh.
+            local.cache = Some(AnswerCache::default());
             false
         })
     }
@@ -65,7 +69,7 @@ impl Worker {
     fn serve(mut self, socket: UdpSocket) {
         let mut packet = vec![0u8; 65535];
         let mut out = Vec::with_capacity(4096);
-        let shared = self.shared.clone();
+        let service = self.service.clone();
         loop {
             let (len, peer) = match socket.recv_from(&mut packet) {
                 Ok(r) => r,
@@ -75,8 +79,8 @@ impl Worker {
                     continue;
                 }
             };
-            let data = shared.data.load();
-            if self.answer(&packet[..len], peer.ip(), &data, &mut out) {
+            let snapshot = service.live.load();
+            if self.answer(&packet[..len], peer.ip(), &snapshot, &mut out) {
                 let _ = socket.send_to(&out, peer);
             }
         }
@@ -86,7 +90,7 @@ impl Worker {
     fn serve(mut self, socket: UdpSocket) {
         use std::os::fd::AsRawFd;
         let fd = socket.as_raw_fd();
-        let shared = self.shared.clone();
+        let service = self.service.clone();
         let mut batch = mmsg::Batch::new();
         loop {
             let received = match batch.receive(fd) {
@@ -97,21 +101,21 @@ impl Worker {
                     continue;
                 }
             };
-            // One dataset for the whole batch.
-            let data = shared.data.load();
+            // One snapshot for the whole batch.
+            let snapshot = service.live.load();
             for i in 0..received {
                 let mut out = batch.take_reply_buffer();
                 // Longer than a slot, or from an unknown family: dropped.
                 let answered = batch
                     .query(i)
-                    .is_some_and(|(query, peer)| self.answer(query, peer, &data, &mut out));
+                    .is_some_and(|(query, peer)| self.answer(query, peer, &snapshot, &mut out));
                 if answered {
                     batch.reply(i, out);
                 } else {
                     batch.give_back(out);
                 }
             }
-            drop(data);
+            drop(snapshot);
             batch.send(fd);
         }
     }

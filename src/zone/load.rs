@@ -4,7 +4,6 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use hickory_proto::rr::{Name, RecordType};
 
@@ -12,6 +11,7 @@ use super::build::build_zone;
 use super::parse::read_zone_file;
 use super::{name_key, write_name_key, ZoneSet};
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::watch::FileStamp;
 
 /// The zone files of a directory, sorted by name: `<origin>.zone`, and `..zone` for the
 /// root zone. Hidden files (editor droppings) are skipped.
@@ -41,30 +41,6 @@ fn origin_of(path: &Path) -> Result<Name, String> {
     Ok(name.to_lowercase())
 }
 
-/// A file's modification time and size as they were when it was read. A different stamp
-/// later means the file changed since (or appeared, or went away).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileStamp {
-    pub path: PathBuf,
-    pub seen: Option<(SystemTime, u64)>,
-}
-
-impl FileStamp {
-    pub fn of(path: &Path) -> Self {
-        let seen = std::fs::metadata(path)
-            .ok()
-            .and_then(|m| Some((m.modified().ok()?, m.len())));
-        FileStamp {
-            path: path.to_path_buf(),
-            seen,
-        }
-    }
-
-    pub fn is_current(&self) -> bool {
-        *self == FileStamp::of(&self.path)
-    }
-}
-
 /// Where each plain RRset of a zone file was first written, by name key and type: what
 /// the policy file beside the zone is checked against.
 pub type PlainIndex = HashMap<Box<[u8]>, Vec<(RecordType, Arc<Path>, usize)>>;
@@ -79,7 +55,7 @@ pub struct ZoneSource {
 
 /// The outcome of loading a zones directory.
 #[derive(Debug)]
-pub struct Loaded {
+pub struct ZoneFiles {
     /// Present only when nothing had an error.
     pub zones: Option<ZoneSet>,
     /// Every problem found, errors and warnings.
@@ -94,7 +70,7 @@ pub struct Loaded {
 /// Loads and validates every zone. `wants_plain` gives, for a zone file and its origin,
 /// the names whose plain records the policy file beside it refers to: only those are
 /// indexed, since a full index of a large zone costs as much as the zone itself.
-pub fn load_zones(dir: &Path, wants_plain: impl Fn(&Path, &Name) -> Vec<Box<[u8]>>) -> Loaded {
+pub fn load_zones(dir: &Path, wants_plain: impl Fn(&Path, &Name) -> Vec<Box<[u8]>>) -> ZoneFiles {
     let mut diags = Diagnostics::default();
     let mut files_read = vec![FileStamp::of(dir)];
     let files = match zone_files(dir) {
@@ -105,7 +81,7 @@ pub fn load_zones(dir: &Path, wants_plain: impl Fn(&Path, &Name) -> Vec<Box<[u8]
                 1,
                 format!("cannot read the zones directory: {e}"),
             ));
-            return Loaded {
+            return ZoneFiles {
                 zones: None,
                 diags,
                 files: files_read,
@@ -173,7 +149,7 @@ pub fn load_zones(dir: &Path, wants_plain: impl Fn(&Path, &Name) -> Vec<Box<[u8]
         }
     }
     let zones = (!diags.has_errors()).then(|| ZoneSet::new(zones));
-    Loaded {
+    ZoneFiles {
         zones,
         diags,
         files: files_read,

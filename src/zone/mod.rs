@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use hickory_proto::rr::{Name, RData, RecordType};
 
-pub use load::{load_zones, FileStamp, Loaded, PlainIndex, ZoneSource};
+pub use load::{load_zones, PlainIndex, ZoneFiles, ZoneSource};
 
 /// All the records of one name and type.
 #[derive(Debug, Clone)]
@@ -182,6 +182,20 @@ impl ZoneSet {
             .flat_map(|n| &n.rrsets)
             .map(|r| r.rdatas.len())
             .sum()
+    }
+}
+
+/// The target of a DNAME record as stored by [`parse::parse_rdata`].
+pub fn dname_target(rdata: &RData) -> Option<Name> {
+    match rdata {
+        RData::Unknown {
+            code: RecordType::DNAME,
+            rdata,
+        } => {
+            let mut d = hickory_proto::serialize::binary::BinDecoder::new(&rdata.anything);
+            <Name as hickory_proto::serialize::binary::BinDecodable>::read(&mut d).ok()
+        }
+        _ => None,
     }
 }
 

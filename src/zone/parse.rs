@@ -12,8 +12,8 @@ use hickory_proto::serialize::binary::BinEncodable;
 use hickory_proto::serialize::txt::parse_ttl;
 
 use super::lexer::{self, Token};
-use super::load::FileStamp;
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::watch::FileStamp;
 
 /// Deepest `$INCLUDE` nesting accepted; deeper is almost surely a loop.
 const MAX_INCLUDE_DEPTH: usize = 16;
@@ -399,23 +399,10 @@ fn parse_ds(texts: &[String]) -> Result<RData, String> {
     })
 }
 
-/// The target of a DNAME record as stored by [`parse_rdata`].
-pub fn dname_target(rdata: &RData) -> Option<Name> {
-    match rdata {
-        RData::Unknown {
-            code: RecordType::DNAME,
-            rdata,
-        } => {
-            let mut d = hickory_proto::serialize::binary::BinDecoder::new(&rdata.anything);
-            <Name as hickory_proto::serialize::binary::BinDecodable>::read(&mut d).ok()
-        }
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::zone::dname_target;
 
     fn parse_str(src: &str) -> (Vec<SourceRecord>, Diagnostics) {
         let dir = tempfile::tempdir().unwrap();

@@ -1,8 +1,8 @@
-//! Prepared answers: a response encoded once and replayed for every query that asks the
+//! The answer cache: a response encoded once and replayed for every query that asks the
 //! same thing, until data or health change.
 //!
 //! Most queries ask for plain records or for a failover name, whose answer depends only
-//! on the data and the health table — both fixed for the life of one `Dataset`. Each UDP
+//! on the data and the health table — both fixed for the life of one `Snapshot`. Each UDP
 //! worker keeps its own map (no lock) from the question to the encoded response without
 //! its OPT record; a query then costs a parse, a hash lookup and a copy, with only the ID,
 //! the flags it echoes, the question's case and its EDNS written per query.
@@ -17,8 +17,8 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
-use crate::load::Dataset;
 use crate::metrics::Outcome;
+use crate::snapshot::Snapshot;
 
 /// Entries per worker before the map starts over: bounds memory when clients ask for
 /// many distinct names (a 1M-name zone, random subdomains).
@@ -26,16 +26,16 @@ const MAX_ENTRIES: usize = 1 << 16;
 /// Responses kept per question for the outcomes of its selection; past this (multivalue
 /// over many sets) further outcomes are built per query.
 const MAX_CHOICES: usize = 64;
-/// Longest key: a 255-byte name, type, class and room.
-const MAX_KEY: usize = 255 + 6;
+/// Longest key: a 255-byte name, type, class, room and flags.
+const MAX_KEY: usize = 255 + 7;
 
-/// One worker's prepared answers, all made from one dataset.
+/// One worker's cached answers, all made from one snapshot.
 #[derive(Default)]
 pub struct AnswerCache {
-    /// Held so that its address cannot be reused by a newer dataset while entries made
+    /// Held so that its address cannot be reused by a newer snapshot while entries made
     /// from it remain.
-    dataset: Option<Arc<Dataset>>,
-    entries: HashMap<Box<[u8]>, Prepared>,
+    snapshot: Option<Arc<Snapshot>>,
+    entries: HashMap<Box<[u8]>, Cached>,
     /// Responses held, all questions and outcomes counted.
     held: usize,
     /// The outcome of the current query's selection, reused from query to query.
@@ -43,25 +43,25 @@ pub struct AnswerCache {
 }
 
 /// What a question gets.
-pub enum Prepared {
+pub enum Cached {
     /// This response, replayed.
-    Response(Entry),
+    Response(Encoded),
     /// One selection decides among responses.
-    PerChoice(Choices),
+    PerChoice(ByOutcome),
     /// An answer built per query.
     PerQuery,
 }
 
 /// The responses to one question, by the outcome of its selection (`Reuse::PerChoice`).
-pub struct Choices {
+pub struct ByOutcome {
     pub zone: usize,
     pub group: usize,
-    by_sets: FxHashMap<Box<[(usize, usize)]>, Entry>,
+    by_sets: FxHashMap<Box<[(usize, usize)]>, Encoded>,
 }
 
-impl Choices {
+impl ByOutcome {
     fn new(zone: usize, group: usize) -> Self {
-        Choices {
+        ByOutcome {
             zone,
             group,
             by_sets: FxHashMap::default(),
@@ -69,7 +69,7 @@ impl Choices {
     }
 
     /// The response for the selection that chose `sets`.
-    pub fn get(&self, sets: &[(usize, usize)]) -> Option<&Entry> {
+    pub fn get(&self, sets: &[(usize, usize)]) -> Option<&Encoded> {
         self.by_sets.get(sets)
     }
 
@@ -80,7 +80,7 @@ impl Choices {
 
 /// A response as `encode_answer` wrote it for the question in lower case, a blank
 /// header and no EDNS, with what the metrics need to count it.
-pub struct Entry {
+pub struct Encoded {
     pub response: Box<[u8]>,
     pub zone: Option<usize>,
     pub outcome: Outcome,
@@ -88,8 +88,9 @@ pub struct Entry {
     pub sets: Box<[(usize, usize)]>,
 }
 
-/// The cache key of a question: the name in lower case, type, class, and the room for
-/// records (truncation depends on it).
+/// The cache key of a question: everything that changes the response's bytes beyond
+/// what each replay writes (ID, echoed flags, the name's case, the OPT record): the name
+/// in lower case, type, class, the room for records (truncation depends on it) and DO.
 pub struct Key {
     bytes: [u8; MAX_KEY],
     len: usize,
@@ -97,7 +98,7 @@ pub struct Key {
 
 impl Key {
     /// `qname` in uncompressed wire form, as `request::parse` returns it.
-    pub fn new(qname: &[u8], qtype: u16, qclass: u16, room: u16) -> Option<Key> {
+    pub fn new(qname: &[u8], qtype: u16, qclass: u16, room: u16, dnssec_ok: bool) -> Option<Key> {
         if qname.len() > 255 {
             return None;
         }
@@ -110,7 +111,8 @@ impl Key {
         bytes[n..n + 2].copy_from_slice(&qtype.to_be_bytes());
         bytes[n + 2..n + 4].copy_from_slice(&qclass.to_be_bytes());
         bytes[n + 4..n + 6].copy_from_slice(&room.to_be_bytes());
-        Some(Key { bytes, len: n + 6 })
+        bytes[n + 6] = u8::from(dnssec_ok);
+        Some(Key { bytes, len: n + 7 })
     }
 
     fn as_bytes(&self) -> &[u8] {
@@ -119,22 +121,26 @@ impl Key {
 }
 
 impl AnswerCache {
-    /// The entries made from `data`; those of an older dataset are dropped first.
-    pub fn for_dataset(&mut self, data: &Arc<Dataset>) -> &mut Self {
-        if !self.dataset.as_ref().is_some_and(|d| Arc::ptr_eq(d, data)) {
+    /// The entries made from `snapshot`; those of an older one are dropped first.
+    pub fn for_snapshot(&mut self, snapshot: &Arc<Snapshot>) -> &mut Self {
+        if !self
+            .snapshot
+            .as_ref()
+            .is_some_and(|d| Arc::ptr_eq(d, snapshot))
+        {
             self.entries.clear();
-            self.dataset = Some(data.clone());
+            self.snapshot = Some(snapshot.clone());
         }
         self
     }
 
     /// What `key` gets, with the vector to write a selection's outcome in.
-    pub fn lookup(&mut self, key: &Key) -> (Option<&Prepared>, &mut Vec<(usize, usize)>) {
+    pub fn lookup(&mut self, key: &Key) -> (Option<&Cached>, &mut Vec<(usize, usize)>) {
         (self.entries.get(key.as_bytes()), &mut self.chosen)
     }
 
     /// Remembers what a question gets.
-    pub fn insert(&mut self, key: &Key, entry: Prepared) -> &Prepared {
+    pub fn insert(&mut self, key: &Key, entry: Cached) -> &Cached {
         self.make_room();
         self.entries
             .entry(key.as_bytes().into())
@@ -149,15 +155,15 @@ impl AnswerCache {
         key: &Key,
         (zone, group): (usize, usize),
         sets: &[(usize, usize)],
-        entry: Entry,
-    ) -> Option<&Entry> {
+        entry: Encoded,
+    ) -> Option<&Encoded> {
         self.make_room();
-        let prepared = self
+        let cached = self
             .entries
             .entry(key.as_bytes().into())
-            .or_insert_with(|| Prepared::PerChoice(Choices::new(zone, group)));
-        match prepared {
-            Prepared::PerChoice(choices) if !choices.is_full() => Some(
+            .or_insert_with(|| Cached::PerChoice(ByOutcome::new(zone, group)));
+        match cached {
+            Cached::PerChoice(choices) if !choices.is_full() => Some(
                 choices
                     .by_sets
                     .entry(sets.into())

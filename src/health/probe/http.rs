@@ -1,46 +1,26 @@
-//! One probe of one endpoint, the way Route 53's checkers do it (reference §4): a fresh
-//! connection each time, HTTP/1.1 GET without following redirects, healthy on 200-399,
-//! the body read only as far as a search string needs (5,120 bytes at most).
+//! HTTP and HTTPS checks: HTTP/1.1 GET without following redirects, healthy on
+//! 200-399, the body read only as far as a search string needs (5,120 bytes at most).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 
-use crate::policy::{HealthCheck, Probe, Target};
+use super::{io_reason, secs};
+use crate::health::{HealthCheck, Probe, Target};
 
 /// Route 53's limits: connect within 4 s, the status within 2 s after, the body within
-/// 2 s after the status; a TCP check connects within 10 s.
+/// 2 s after the status.
 const HTTP_CONNECT: Duration = Duration::from_secs(4);
 const HTTP_STATUS: Duration = Duration::from_secs(2);
 const HTTP_BODY: Duration = Duration::from_secs(2);
-const TCP_CONNECT: Duration = Duration::from_secs(10);
 /// A search string must lie within this many bytes of the (decoded) body.
 pub const SEARCH_WINDOW: usize = 5120;
 const USER_AGENT: &str = concat!("hadns-health-check/", env!("CARGO_PKG_VERSION"));
-
-/// What one probe found.
-#[derive(Debug, Clone)]
-pub struct Outcome {
-    pub healthy: bool,
-    /// Why, in a few words: "HTTP 200", "connection refused", "timeout after 4s"…
-    pub reason: String,
-    pub latency: Duration,
-}
-
-/// A prepared probe: everything that does not change between rounds is built once.
-pub enum Prober {
-    Http(HttpProbe),
-    Tcp {
-        target: Target,
-        port: u16,
-        timeout: Duration,
-    },
-}
 
 pub struct HttpProbe {
     client: reqwest::Client,
@@ -52,102 +32,79 @@ pub struct HttpProbe {
     overall: Option<Duration>,
 }
 
-impl Prober {
-    /// The probe of an endpoint check; calculated checks have none.
-    pub fn new(check: &HealthCheck) -> Result<Prober, String> {
-        Ok(match &check.probe {
-            Probe::Calculated { .. } => return Err("a calculated check is not probed".into()),
-            Probe::Tcp { target, port } => Prober::Tcp {
-                target: target.clone(),
-                port: *port,
-                timeout: check.timeout.unwrap_or(TCP_CONNECT),
-            },
-            Probe::Http {
-                tls,
-                target,
-                port,
-                path,
-                host,
-                search_string,
-                verify_tls,
-            } => {
-                let scheme = if *tls { "https" } else { "http" };
-                let path = if path.starts_with('/') {
-                    path.clone()
-                } else {
-                    format!("/{path}")
-                };
-                let connect = check.timeout.map_or(HTTP_CONNECT, |t| t.min(HTTP_CONNECT));
-                let mut builder = reqwest::Client::builder()
-                    .tls_backend_preconfigured(tls_config(*verify_tls))
-                    .redirect(reqwest::redirect::Policy::none())
-                    .retry(reqwest::retry::never())
-                    .no_proxy()
-                    .pool_max_idle_per_host(0)
-                    .connect_timeout(connect)
-                    .user_agent(USER_AGENT);
-                // Route 53's Host rule (§4.4): the name, with ":port" unless the port is
-                // the scheme's default; with no name, the address. reqwest writes exactly
-                // that from the URL, so the URL carries the name and, for an address
-                // target, the name is pinned to the address (which also sends it as SNI).
-                let default_port = if *tls { 443 } else { 80 };
-                let (url_host, host_header) = match (target, host) {
-                    (Target::Ip(ip), Some(name)) => {
-                        builder = builder.resolve(name, SocketAddr::new(*ip, *port));
-                        (name.clone(), None)
-                    }
-                    (Target::Ip(ip), None) => (url_ip(*ip), None),
-                    (Target::Fqdn(name), None) => (name.clone(), None),
-                    // The endpoint is resolved from the fqdn; the Host header names `host`.
-                    (Target::Fqdn(name), Some(h)) => (
-                        name.clone(),
-                        Some(match *port == default_port {
-                            true => h.clone(),
-                            false => format!("{h}:{port}"),
-                        }),
-                    ),
-                };
-                let client = builder
-                    .build()
-                    .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-                Prober::Http(HttpProbe {
-                    client,
-                    url: format!("{scheme}://{url_host}:{port}{path}"),
-                    host_header,
-                    search: search_string.clone(),
-                    overall: check.timeout,
-                })
+impl HttpProbe {
+    /// `check` is an http or https check.
+    pub fn new(check: &HealthCheck) -> Result<HttpProbe, String> {
+        let Probe::Http {
+            tls,
+            target,
+            port,
+            path,
+            host,
+            search_string,
+            verify_tls,
+        } = &check.probe
+        else {
+            return Err(format!("a {} check is not an HTTP probe", check.kind()));
+        };
+        let scheme = if *tls { "https" } else { "http" };
+        let path = if path.starts_with('/') {
+            path.clone()
+        } else {
+            format!("/{path}")
+        };
+        let connect = check.timeout.map_or(HTTP_CONNECT, |t| t.min(HTTP_CONNECT));
+        let mut builder = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls_config(*verify_tls))
+            .redirect(reqwest::redirect::Policy::none())
+            .retry(reqwest::retry::never())
+            .no_proxy()
+            .pool_max_idle_per_host(0)
+            .connect_timeout(connect)
+            .user_agent(USER_AGENT);
+        // Route 53's Host rule (§4.4): the name, with ":port" unless the port is
+        // the scheme's default; with no name, the address. reqwest writes exactly
+        // that from the URL, so the URL carries the name and, for an address
+        // target, the name is pinned to the address (which also sends it as SNI).
+        let default_port = if *tls { 443 } else { 80 };
+        let (url_host, host_header) = match (target, host) {
+            (Target::Ip(ip), Some(name)) => {
+                builder = builder.resolve(name, SocketAddr::new(*ip, *port));
+                (name.clone(), None)
             }
+            (Target::Ip(ip), None) => (url_ip(*ip), None),
+            (Target::Fqdn(name), None) => (name.clone(), None),
+            // The endpoint is resolved from the fqdn; the Host header names `host`.
+            (Target::Fqdn(name), Some(h)) => (
+                name.clone(),
+                Some(match *port == default_port {
+                    true => h.clone(),
+                    false => format!("{h}:{port}"),
+                }),
+            ),
+        };
+        let client = builder
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(HttpProbe {
+            client,
+            url: format!("{scheme}://{url_host}:{port}{path}"),
+            host_header,
+            search: search_string.clone(),
+            overall: check.timeout,
         })
     }
 
-    pub async fn probe(&self) -> Outcome {
-        let start = Instant::now();
-        let (healthy, reason) = match self {
-            Prober::Http(h) => match h.overall {
-                Some(limit) => tokio::time::timeout(limit, h.probe())
-                    .await
-                    .unwrap_or_else(|_| (false, format!("timeout after {}", secs(limit)))),
-                None => h.probe().await,
-            },
-            Prober::Tcp {
-                target,
-                port,
-                timeout,
-            } => tokio::time::timeout(*timeout, tcp_probe(target, *port))
+    pub async fn probe(&self) -> (bool, String) {
+        match self.overall {
+            Some(limit) => tokio::time::timeout(limit, self.request())
                 .await
-                .unwrap_or_else(|_| (false, format!("connect timeout after {}", secs(*timeout)))),
-        };
-        Outcome {
-            healthy,
-            reason,
-            latency: start.elapsed(),
+                .unwrap_or_else(|_| (false, format!("timeout after {}", secs(limit)))),
+            None => self.request().await,
         }
     }
-}
 
-impl HttpProbe {
-    async fn probe(&self) -> (bool, String) {
+    async fn request(&self) -> (bool, String) {
         let mut request = self.client.get(&self.url);
         if let Some(h) = &self.host_header {
             request = request.header(reqwest::header::HOST, h);
@@ -210,40 +167,11 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
 }
 
-async fn tcp_probe(target: &Target, port: u16) -> (bool, String) {
-    let addr = match target {
-        Target::Ip(ip) => SocketAddr::new(*ip, port),
-        Target::Fqdn(name) => match resolve_v4(name, port).await {
-            Ok(a) => a,
-            Err(reason) => return (false, reason),
-        },
-    };
-    match tokio::net::TcpStream::connect(addr).await {
-        Ok(_) => (true, "connected".into()),
-        Err(e) => (false, io_reason(&e)),
-    }
-}
-
-/// Route 53 resolves a check's name once per interval, IPv4 only (§4.4).
-async fn resolve_v4(name: &str, port: u16) -> Result<SocketAddr, String> {
-    let addrs = tokio::net::lookup_host((name, port))
-        .await
-        .map_err(|e| format!("DNS resolution failed: {e}"))?;
-    addrs
-        .into_iter()
-        .find(|a| a.is_ipv4())
-        .ok_or_else(|| "DNS resolution failed: no A record".to_string())
-}
-
 fn url_ip(ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => v4.to_string(),
         IpAddr::V6(v6) => format!("[{v6}]"),
     }
-}
-
-fn secs(d: Duration) -> String {
-    format!("{:?}", d)
 }
 
 /// The most telling cause of a failed request, in a few words.
@@ -266,17 +194,6 @@ fn describe(e: &reqwest::Error) -> String {
         return format!("connect timeout after {}", secs(HTTP_CONNECT));
     }
     innermost
-}
-
-fn io_reason(e: &std::io::Error) -> String {
-    use std::io::ErrorKind::*;
-    match e.kind() {
-        ConnectionRefused => "connection refused".into(),
-        ConnectionReset => "connection reset".into(),
-        TimedOut => "timed out".into(),
-        UnexpectedEof => "connection closed early".into(),
-        _ => e.to_string(),
-    }
 }
 
 fn provider() -> Arc<CryptoProvider> {
