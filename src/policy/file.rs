@@ -57,21 +57,6 @@ struct AliasDef {
     evaluate_target_health: bool,
 }
 
-/// What a policy module reads its field against.
-pub struct ReadContext<'a> {
-    pub regions: &'a [Region],
-    pub cidrs: &'a [CidrLocation],
-}
-
-impl ReadContext<'_> {
-    pub fn region(&self, id: &str) -> Result<&Region, String> {
-        self.regions
-            .iter()
-            .find(|r| r.id == id)
-            .ok_or_else(|| format!("unknown region {id:?}: declare it as [[region]] in hadns.toml"))
-    }
-}
-
 /// What a policy file is checked against.
 pub struct Context<'a> {
     pub origin: &'a Name,

@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use super::select::{Choice, Context, Decided};
+use super::select::{Context, Decided};
 use super::{no_location_twice, PolicyGroup, PolicySet, Routing};
 
 pub const NAME: &str = "geolocation";
@@ -86,22 +86,17 @@ pub fn read(value: &toml::Value) -> Result<Routing, String> {
 }
 
 pub fn check(g: &PolicyGroup, problems: &mut Vec<(usize, String)>) {
-    no_location_twice(
-        g,
-        |r| match r {
-            Routing::Geolocation(key) => Some(key),
+    fn location(r: &Routing) -> Option<&GeoKey> {
+        match r {
+            Routing::Geolocation(l) => Some(l),
             _ => None,
-        },
-        problems,
-    );
+        }
+    }
+    no_location_twice(g, location, problems);
 }
 
 pub fn decide() -> Decided {
-    Decided {
-        choice: Choice::Ranked(rank),
-        rule: RULE,
-        last_resort: false,
-    }
+    Decided::ranked(rank, RULE)
 }
 
 /// Rank: the specificity of each location that contains the client.

@@ -3,9 +3,8 @@
 
 use serde::Deserialize;
 
-use super::file::ReadContext;
-use super::select::{Choice, Context, Decided};
-use super::{PolicySet, Routing};
+use super::select::{Context, Decided};
+use super::{PolicySet, ReadContext, Routing};
 use crate::coordinates::Coordinates;
 
 pub const NAME: &str = "geoproximity";
@@ -53,11 +52,7 @@ pub fn read(value: &toml::Value, cx: &ReadContext<'_>) -> Result<Routing, String
 }
 
 pub fn decide() -> Decided {
-    Decided {
-        choice: Choice::Ranked(rank),
-        rule: RULE,
-        last_resort: false,
-    }
+    Decided::ranked(rank, RULE)
 }
 
 /// Rank: km after bias; without the client's position, the declaration order.

@@ -7,9 +7,8 @@ use std::str::FromStr;
 use ipnet::IpNet;
 use serde::Deserialize;
 
-use super::file::ReadContext;
-use super::select::{Choice, Context, Decided};
-use super::{no_location_twice, PolicyGroup, PolicySet, Routing};
+use super::select::{Context, Decided};
+use super::{no_location_twice, PolicyGroup, PolicySet, ReadContext, Routing};
 
 pub const NAME: &str = "ip-based";
 pub const FIELD: &str = "cidr";
@@ -98,22 +97,17 @@ pub fn read(value: &toml::Value, cx: &ReadContext<'_>) -> Result<Routing, String
 }
 
 pub fn check(g: &PolicyGroup, problems: &mut Vec<(usize, String)>) {
-    no_location_twice(
-        g,
-        |r| match r {
-            Routing::IpBased(location) => Some(location),
+    fn location(r: &Routing) -> Option<&Option<String>> {
+        match r {
+            Routing::IpBased(l) => Some(l),
             _ => None,
-        },
-        problems,
-    );
+        }
+    }
+    no_location_twice(g, location, problems);
 }
 
 pub fn decide() -> Decided {
-    Decided {
-        choice: Choice::Ranked(rank),
-        rule: RULE,
-        last_resort: false,
-    }
+    Decided::ranked(rank, RULE)
 }
 
 /// Rank: 0 for the client's location, 1 for the default; other locations are left out.

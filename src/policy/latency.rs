@@ -2,9 +2,8 @@
 //! measured when the latency table covers the client, else by distance, else in the
 //! order of `[[region]]`; the client decides per query.
 
-use super::file::ReadContext;
-use super::select::{Choice, Context, Decided};
-use super::{no_location_twice, PolicyGroup, PolicySet, Routing};
+use super::select::{Context, Decided};
+use super::{no_location_twice, PolicyGroup, PolicySet, ReadContext, Routing};
 
 pub const NAME: &str = "latency";
 pub const FIELD: &str = "region";
@@ -17,22 +16,17 @@ pub fn read(value: &toml::Value, cx: &ReadContext<'_>) -> Result<Routing, String
 }
 
 pub fn check(g: &PolicyGroup, problems: &mut Vec<(usize, String)>) {
-    no_location_twice(
-        g,
-        |r| match r {
-            Routing::Latency(region) => Some(region),
+    fn location(r: &Routing) -> Option<&String> {
+        match r {
+            Routing::Latency(l) => Some(l),
             _ => None,
-        },
-        problems,
-    );
+        }
+    }
+    no_location_twice(g, location, problems);
 }
 
 pub fn decide() -> Decided {
-    Decided {
-        choice: Choice::Ranked(rank),
-        rule: RULE,
-        last_resort: false,
-    }
+    Decided::ranked(rank, RULE)
 }
 
 /// Rank: the latency (ms, or km when only a position is known).

@@ -30,6 +30,7 @@ use std::path::PathBuf;
 
 use hickory_proto::rr::{Name, RData, RecordType};
 
+use crate::config::Region;
 use crate::health::HealthCheck;
 pub use failover::Role as FailoverRole;
 pub use geolocation::GeoKey;
@@ -92,7 +93,7 @@ impl Kind {
     }
 
     /// A set's routing value, from its policy field.
-    fn read(self, value: &toml::Value, cx: &file::ReadContext<'_>) -> Result<Routing, String> {
+    fn read(self, value: &toml::Value, cx: &ReadContext<'_>) -> Result<Routing, String> {
         match self {
             Kind::Failover => failover::read(value),
             Kind::Weighted => weighted::read(value),
@@ -129,6 +130,21 @@ impl Kind {
             Kind::Multivalue => multivalue::decide(g, healthy),
             Kind::IpBased => ip_based::decide(),
         }
+    }
+}
+
+/// What a policy module reads its field against.
+pub struct ReadContext<'a> {
+    pub regions: &'a [Region],
+    pub cidrs: &'a [CidrLocation],
+}
+
+impl ReadContext<'_> {
+    pub fn region(&self, id: &str) -> Result<&Region, String> {
+        self.regions
+            .iter()
+            .find(|r| r.id == id)
+            .ok_or_else(|| format!("unknown region {id:?}: declare it as [[region]] in hadns.toml"))
     }
 }
 

@@ -42,6 +42,18 @@ pub struct Decided {
     pub last_resort: bool,
 }
 
+impl Decided {
+    /// For a policy whose client ranks the candidates by `ranker`, with `rule` the
+    /// words for a healthy pick.
+    pub fn ranked(ranker: Ranker, rule: &'static str) -> Decided {
+        Decided {
+            choice: Choice::Ranked(ranker),
+            rule,
+            last_resort: false,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Choice {
     /// Health alone decided: this set.
