@@ -5,7 +5,9 @@
 use std::net::IpAddr;
 
 use super::request::{ClientSubnet, Edns, Request};
-use super::wire::{BADVERS_HIGH, MAX_MESSAGE, OPT_CLIENT_SUBNET, OPT_NSID, PLAIN_UDP, TYPE_OPT};
+use super::wire::{
+    BADVERS_HIGH, MAX_MESSAGE, OPT_CLIENT_SUBNET, OPT_EDE, OPT_NSID, PLAIN_UDP, TYPE_OPT,
+};
 use super::{Responder, Transport};
 use crate::client::Client;
 
@@ -23,6 +25,11 @@ pub struct Negotiated<'a> {
     pub client: Client,
     /// DO (RFC 3225): DNSSEC records are wanted.
     pub dnssec_ok: bool,
+}
+
+/// The OPT of an answer to a query that failed to parse but had a valid OPT.
+pub fn for_rejected<'a>(edns: &Edns, responder: &'a Responder) -> EdnsReply<'a> {
+    edns_reply(edns, responder.max_udp_payload, None)
 }
 
 /// Settles EDNS for `req`; Err is the BADVERS reply to a version we do not speak.
@@ -79,12 +86,15 @@ pub struct EdnsReply<'a> {
     pub nsid: Option<&'a [u8]>,
     /// The query's ECS option, echoed with a scope (RFC 7871 §7.2.1).
     pub client_subnet: Option<(ClientSubnet, u8)>,
+    /// An Extended DNS Error (RFC 8914): the info-code and its text.
+    pub ede: Option<(u16, &'static str)>,
 }
 
 impl EdnsReply<'_> {
     /// The OPT record's size on the wire.
     pub fn wire_len(&self) -> usize {
         11 + self.nsid.map_or(0, |n| 4 + n.len())
+            + self.ede.map_or(0, |(_, text)| 6 + text.len())
             + self
                 .client_subnet
                 .map_or(0, |(c, _)| 8 + ecs_address_len(&c))
@@ -96,6 +106,14 @@ impl EdnsReply<'_> {
             *s = scope.unwrap_or(0);
         }
         self
+    }
+
+    /// The reply with an Extended DNS Error.
+    pub fn with_ede(self, code: u16, text: &'static str) -> Self {
+        EdnsReply {
+            ede: Some((code, text)),
+            ..self
+        }
     }
 }
 
@@ -143,6 +161,12 @@ pub fn push_opt(out: &mut Vec<u8>, e: EdnsReply<'_>) {
         out.push(scope.min(c.source_prefix));
         out.extend_from_slice(&octets[..n]);
     }
+    if let Some((code, text)) = e.ede {
+        out.extend_from_slice(&OPT_EDE.to_be_bytes());
+        out.extend_from_slice(&(2 + text.len() as u16).to_be_bytes());
+        out.extend_from_slice(&code.to_be_bytes());
+        out.extend_from_slice(text.as_bytes());
+    }
 }
 
 /// Our answer to an EDNS query, given what the client sent.
@@ -153,5 +177,6 @@ fn edns_reply<'a>(client: &Edns, payload: u16, nsid: Option<&'a [u8]>) -> EdnsRe
         dnssec_ok: client.dnssec_ok,
         nsid: if client.nsid_requested { nsid } else { None },
         client_subnet: client.client_subnet.map(|c| (c, 0)),
+        ede: None,
     }
 }

@@ -260,8 +260,15 @@ impl<'z, T: Trace> Step<'z, '_, T> {
             Landing::Dname(node) => {
                 let dname = node.rrset(RecordType::DNAME).expect("DNAME node");
                 let target = dname_target(&dname.rdatas[0])?;
-                ans.answer
-                    .push(RRsetOut::borrowed(node.name.clone(), dname));
+                // RFC 2181 §5: each RRset once, however often a chain passes it.
+                let listed = ans
+                    .answer
+                    .iter()
+                    .any(|s| s.rtype == RecordType::DNAME && s.owner == node.name);
+                if !listed {
+                    ans.answer
+                        .push(RRsetOut::borrowed(node.name.clone(), dname));
+                }
                 // Replace the DNAME owner's labels at the end of the name by the target.
                 // Counted by iterating: `Name::num_labels` leaves out a leading `*`.
                 let keep = name.iter().count() - node.name.iter().count();
@@ -277,7 +284,8 @@ impl<'z, T: Trace> Step<'z, '_, T> {
                             ttl: dname.ttl,
                             rdatas: Cow::Owned(vec![RData::CNAME(CNAME(synth.clone()))]),
                         });
-                        Some(synth)
+                        // RFC 6672 §3.2: a query for the CNAME itself is answered by it.
+                        (qtype != RecordType::CNAME).then_some(synth)
                     }
                     Err(_) => {
                         // RFC 6672 §2.2: the substituted name is too long.

@@ -1,11 +1,12 @@
 //! The DNS service: bytes in, bytes out, transport-agnostic (`server` owns the sockets).
 //!
-//! One packet goes: `request` (parse) → `edns` (negotiate) → the dispatch by opcode and
-//! query type → a handler: `query` (answers, from `lookup` and the `cache`, encoded by
-//! `response`), `transfer` (AXFR/IXFR) or `notify` (NOTIFY), each writing its
-//! messages into a [`Sink`].
+//! One packet goes: `request` (parse) → `edns` (negotiate) → `tsig` (verify) → the
+//! dispatch by opcode, class and query type → a handler: `query` (answers, from `lookup`
+//! and the `cache`, encoded by `response`), `transfer` (AXFR/IXFR), `notify` (NOTIFY) or
+//! `chaos` (CH), each writing its messages into a [`Sink`].
 
 pub mod cache;
+mod chaos;
 pub mod edns;
 pub mod explain;
 pub mod lookup;
@@ -14,6 +15,7 @@ mod query;
 pub mod request;
 pub mod response;
 mod transfer;
+mod tsig;
 pub mod wire;
 
 use std::net::IpAddr;
@@ -30,7 +32,7 @@ use cache::AnswerCache;
 use edns::EdnsReply;
 use request::{Reject, Request};
 use response::{encode_error, Echo};
-use wire::{CLASS_IN, OPCODE_NOTIFY, RCODE_FORMERR, RCODE_REFUSED, TYPE_OPT};
+use wire::{CLASS_CH, CLASS_IN, OPCODE_NOTIFY, RCODE_FORMERR, RCODE_REFUSED, TYPE_OPT};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
@@ -87,23 +89,36 @@ struct Handled {
 }
 
 /// Which handler a query goes to.
-enum Route {
+enum Route<'q> {
+    /// Signed with a key the server does not know.
+    UnknownKey(&'q request::Tsig<'q>),
     Query,
     Transfer,
     Notify,
-    /// Answered with this rcode and no records.
-    Error(u16),
+    Chaos,
+    /// Answered with this rcode and no records, and why (an Extended DNS Error).
+    Error(u16, Option<(u16, &'static str)>),
 }
 
-/// The dispatch: by opcode, then by query type and class.
-fn route(req: &Request<'_>) -> Route {
+/// RFC 8914 §4.22: Not Supported.
+const EDE_NOT_SUPPORTED: u16 = 21;
+
+/// The dispatch: TSIG first, then by opcode, then by query type and class.
+fn route<'q>(req: &'q Request<'q>) -> Route<'q> {
+    if let Some(tsig) = &req.tsig {
+        return Route::UnknownKey(tsig);
+    }
     if req.opcode == OPCODE_NOTIFY {
         return Route::Notify;
     }
     match RecordType::from(req.qtype) {
-        _ if req.qtype == TYPE_OPT => Route::Error(RCODE_FORMERR),
+        _ if req.qtype == TYPE_OPT => Route::Error(RCODE_FORMERR, None),
+        _ if req.qclass == CLASS_CH => Route::Chaos,
         // Other classes: hadns serves IN only.
-        _ if req.qclass != CLASS_IN => Route::Error(RCODE_REFUSED),
+        _ if req.qclass != CLASS_IN => Route::Error(
+            RCODE_REFUSED,
+            Some((EDE_NOT_SUPPORTED, "only class IN is served")),
+        ),
         RecordType::AXFR | RecordType::IXFR => Route::Transfer,
         _ => Route::Query,
     }
@@ -121,6 +136,12 @@ impl Asked<'_, '_> {
     /// A response with no records but the question: `rcode`, with the query's EDNS.
     fn error(&self, sink: &mut impl Sink, rcode: u16) -> Handled {
         error_reply(sink, self.echo, self.req, rcode, self.edns.reply)
+    }
+
+    /// The same, saying why in an Extended DNS Error (RFC 8914) when the query has EDNS.
+    fn declined(&self, sink: &mut impl Sink, rcode: u16, ede: (u16, &'static str)) -> Handled {
+        let reply = self.edns.reply.map(|e| e.with_ede(ede.0, ede.1));
+        error_reply(sink, self.echo, self.req, rcode, reply)
     }
 }
 
@@ -180,6 +201,7 @@ impl Responder {
                 rd,
                 rcode,
                 question,
+                edns,
             }) => {
                 let echo = Echo {
                     id,
@@ -187,7 +209,8 @@ impl Responder {
                     rd,
                     cd: false,
                 };
-                encode_error(sink.next_message(), echo, question, rcode, None);
+                let reply = edns.map(|e| edns::for_rejected(&e, self));
+                encode_error(sink.next_message(), echo, question, rcode, reply);
                 return Handled {
                     zone: None,
                     qtype: question.map(|(_, qtype, _)| qtype),
@@ -212,6 +235,7 @@ impl Responder {
             transport,
         };
         match route(&req) {
+            Route::UnknownKey(tsig) => tsig::unknown_key(&asked, tsig, sink),
             Route::Query => {
                 // Logged queries take the full path, which knows the name.
                 let cache = local.cache.as_mut().filter(|_| !self.log_queries);
@@ -219,7 +243,9 @@ impl Responder {
             }
             Route::Transfer => transfer::answer(&asked, sink),
             Route::Notify => notify::answer(&asked, sink),
-            Route::Error(rcode) => asked.error(sink, rcode),
+            Route::Chaos => chaos::answer(&asked, self.nsid.as_deref(), sink),
+            Route::Error(rcode, None) => asked.error(sink, rcode),
+            Route::Error(rcode, Some(ede)) => asked.declined(sink, rcode, ede),
         }
     }
 }

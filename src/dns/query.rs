@@ -8,7 +8,7 @@ use super::cache::{AnswerCache, Cached, Encoded, Key};
 use super::edns::{append_opt, EdnsReply};
 use super::lookup::{self, Reuse};
 use super::response::{encode_answer, Echo};
-use super::wire::RCODE_FORMERR;
+use super::wire::{RCODE_FORMERR, RCODE_REFUSED};
 use super::{Asked, Handled, Sink, Transport};
 use crate::draw::Draw;
 use crate::metrics::Outcome;
@@ -104,7 +104,10 @@ pub(super) fn answer(
     if let Some(z) = answer.zone {
         snapshot.metrics[z].count_answers(&answer.sets);
     }
-    let reply = edns.reply.map(|e| e.with_scope(answer.client_scope));
+    let outcome = Outcome::Rcode(answer.rcode as u16);
+    let reply = edns
+        .reply
+        .map(|e| declined(e.with_scope(answer.client_scope), outcome));
     encode_answer(
         out,
         asked.echo,
@@ -116,7 +119,15 @@ pub(super) fn answer(
     Handled {
         zone: answer.zone,
         qtype: Some(req.qtype),
-        outcome: Outcome::Rcode(answer.rcode as u16),
+        outcome,
+    }
+}
+
+/// RFC 8914 §4.21: a name in no zone served here is REFUSED as Not Authoritative.
+fn declined(reply: EdnsReply<'_>, outcome: Outcome) -> EdnsReply<'_> {
+    match outcome {
+        Outcome::Rcode(RCODE_REFUSED) => reply.with_ede(20, "not authoritative for this name"),
+        _ => reply,
     }
 }
 
@@ -165,7 +176,7 @@ fn replay_into(
     // Same name but for case, so the same length.
     out[12..12 + qname.len()].copy_from_slice(qname);
     if let Some(e) = edns {
-        append_opt(out, e);
+        append_opt(out, declined(e, entry.outcome));
     }
     if let Some(z) = entry.zone {
         snapshot.metrics[z].count_answers(&entry.sets);

@@ -5,7 +5,8 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::wire::{
-    OPCODE_NOTIFY, OPCODE_QUERY, OPT_CLIENT_SUBNET, OPT_NSID, RCODE_FORMERR, RCODE_NOTIMP, TYPE_OPT,
+    OPCODE_NOTIFY, OPCODE_QUERY, OPT_CLIENT_SUBNET, OPT_NSID, RCODE_FORMERR, RCODE_NOTIMP,
+    TYPE_OPT, TYPE_TSIG,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +75,8 @@ pub struct Request<'a> {
     pub qtype: u16,
     pub qclass: u16,
     pub edns: Option<Edns>,
+    /// A TSIG record closing the message, if any.
+    pub tsig: Option<Tsig<'a>>,
 }
 
 /// Why a packet is not a query we can answer normally.
@@ -88,6 +91,9 @@ pub enum Reject<'a> {
         rd: bool,
         rcode: u16,
         question: Option<(&'a [u8], u16, u16)>,
+        /// The query's EDNS, when its OPT was valid: the answer carries an OPT too
+        /// (RFC 6891 §7).
+        edns: Option<Edns>,
     },
 }
 
@@ -105,85 +111,51 @@ pub fn parse(packet: &[u8]) -> Result<Request<'_>, Reject<'_>> {
     let cd = flags & 0x0010 != 0;
     let count = |i: usize| u16::from_be_bytes([packet[i], packet[i + 1]]) as usize;
     let (qdcount, ancount, nscount, arcount) = (count(4), count(6), count(8), count(10));
-    let error = |rcode, question| Reject::Error {
+    let error = |rcode, question, edns| Reject::Error {
         id,
         opcode,
         rd,
         rcode,
         question,
+        edns,
     };
 
+    // The questions: the first is echoed; the others are only skipped, to find the
+    // records after them.
     let mut pos = 12;
-    let question = if qdcount == 1 {
+    let mut question = None;
+    for i in 0..qdcount {
         let start = pos;
-        let end = question_name_end(packet, pos).ok_or(error(RCODE_FORMERR, None))?;
+        let end = question_name_end(packet, pos).ok_or(error(RCODE_FORMERR, None, None))?;
         if packet.len() < end + 4 {
-            return Err(error(RCODE_FORMERR, None));
+            return Err(error(RCODE_FORMERR, None, None));
         }
         pos = end + 4;
-        Some((
-            &packet[start..end],
-            u16::from_be_bytes([packet[end], packet[end + 1]]),
-            u16::from_be_bytes([packet[end + 2], packet[end + 3]]),
-        ))
-    } else {
-        None
+        if i == 0 {
+            question = Some((
+                &packet[start..end],
+                u16::from_be_bytes([packet[end], packet[end + 1]]),
+                u16::from_be_bytes([packet[end + 2], packet[end + 3]]),
+            ));
+        }
+    }
+    let question = question.filter(|_| qdcount == 1);
+    let extra = read_extra(packet, pos, ancount, nscount, arcount);
+    let edns = match &extra {
+        Ok(x) => x.edns,
+        Err(valid_opt) => *valid_opt,
     };
     // The opcodes the dispatch knows; the others are not implemented.
     if opcode != OPCODE_QUERY && opcode != OPCODE_NOTIFY {
-        return Err(error(RCODE_NOTIMP, question));
+        return Err(error(RCODE_NOTIMP, question, edns));
     }
     let Some((qname, qtype, qclass)) = question else {
         // RFC 9619: a QUERY carries exactly one question; so does a NOTIFY (RFC 1996 §3.7).
-        return Err(error(RCODE_FORMERR, None));
+        return Err(error(RCODE_FORMERR, None, edns));
     };
-
-    // Skip answer and authority records; look for the one OPT in additional.
-    let mut edns = None;
-    for i in 0..ancount + nscount + arcount {
-        let rr = read_rr(packet, pos).ok_or(error(RCODE_FORMERR, question))?;
-        pos = rr.end;
-        if rr.rtype != TYPE_OPT {
-            continue;
-        }
-        // RFC 6891 §6.1.1: one OPT, in the additional section, owned by the root.
-        if i < ancount + nscount || edns.is_some() || !rr.owner_is_root {
-            return Err(error(RCODE_FORMERR, question));
-        }
-        let mut nsid_requested = false;
-        let mut client_subnet = None;
-        let mut opts = rr.rdata;
-        while !opts.is_empty() {
-            if opts.len() < 4 {
-                return Err(error(RCODE_FORMERR, question));
-            }
-            let code = u16::from_be_bytes([opts[0], opts[1]]);
-            let len = u16::from_be_bytes([opts[2], opts[3]]) as usize;
-            if opts.len() < 4 + len {
-                return Err(error(RCODE_FORMERR, question));
-            }
-            match code {
-                OPT_NSID => nsid_requested = true,
-                OPT_CLIENT_SUBNET => {
-                    let ecs = ClientSubnet::parse(&opts[4..4 + len]);
-                    if ecs.is_none() || client_subnet.is_some() {
-                        return Err(error(RCODE_FORMERR, question));
-                    }
-                    client_subnet = ecs;
-                }
-                _ => {}
-            }
-            opts = &opts[4 + len..];
-        }
-        edns = Some(Edns {
-            payload: rr.class,
-            version: (rr.ttl >> 16) as u8,
-            dnssec_ok: rr.ttl & 0x8000 != 0,
-            nsid_requested,
-            client_subnet,
-        });
-    }
-
+    let Ok(extra) = extra else {
+        return Err(error(RCODE_FORMERR, question, edns));
+    };
     Ok(Request {
         id,
         opcode,
@@ -192,8 +164,126 @@ pub fn parse(packet: &[u8]) -> Result<Request<'_>, Reject<'_>> {
         qname,
         qtype,
         qclass,
-        edns,
+        edns: extra.edns,
+        tsig: extra.tsig,
     })
+}
+
+/// What the records after the question carry for us.
+struct Extra<'a> {
+    edns: Option<Edns>,
+    tsig: Option<Tsig<'a>>,
+}
+
+/// Skips answer and authority records and reads the additional section's OPT and
+/// TSIG. Err when something is malformed: FORMERR, with the OPT when that was valid.
+fn read_extra(
+    packet: &[u8],
+    mut pos: usize,
+    ancount: usize,
+    nscount: usize,
+    arcount: usize,
+) -> Result<Extra<'_>, Option<Edns>> {
+    let mut edns = None;
+    let mut tsig = None;
+    let total = ancount + nscount + arcount;
+    let mut malformed = false;
+    for i in 0..total {
+        let Some(rr) = read_rr(packet, pos) else {
+            return Err(edns);
+        };
+        pos = rr.end;
+        match rr.rtype {
+            TYPE_OPT => {
+                // RFC 6891 §6.1.1: one OPT, in the additional section, owned by the root.
+                if i < ancount + nscount || edns.is_some() || !rr.owner_is_root {
+                    return Err(None);
+                }
+                let (opt, ok) = read_opt(&rr);
+                edns = opt;
+                malformed |= !ok;
+            }
+            // RFC 8945 §5.1: TSIG is the last record of the additional section.
+            TYPE_TSIG if i + 1 == total && i >= ancount + nscount => {
+                tsig = Some(Tsig::read(&rr).ok_or(edns)?);
+            }
+            TYPE_TSIG => malformed = true,
+            _ => {}
+        }
+    }
+    if malformed {
+        return Err(edns);
+    }
+    Ok(Extra { edns, tsig })
+}
+
+/// The OPT's EDNS (None when its options are cut short), and whether every option was
+/// well formed.
+fn read_opt(rr: &RawRecord<'_>) -> (Option<Edns>, bool) {
+    let mut nsid_requested = false;
+    let mut client_subnet = None;
+    let mut ok = true;
+    let mut opts = rr.rdata;
+    while !opts.is_empty() {
+        if opts.len() < 4 {
+            return (None, false);
+        }
+        let code = u16::from_be_bytes([opts[0], opts[1]]);
+        let len = u16::from_be_bytes([opts[2], opts[3]]) as usize;
+        if opts.len() < 4 + len {
+            return (None, false);
+        }
+        match code {
+            OPT_NSID => nsid_requested = true,
+            OPT_CLIENT_SUBNET => {
+                // RFC 7871 §7.1.1: a malformed or second ECS option is a FORMERR.
+                let ecs = ClientSubnet::parse(&opts[4..4 + len]);
+                if ecs.is_none() || client_subnet.is_some() {
+                    ok = false;
+                }
+                client_subnet = client_subnet.or(ecs);
+            }
+            _ => {}
+        }
+        opts = &opts[4 + len..];
+    }
+    let edns = Edns {
+        payload: rr.class,
+        version: (rr.ttl >> 16) as u8,
+        dnssec_ok: rr.ttl & 0x8000 != 0,
+        nsid_requested,
+        client_subnet: client_subnet.filter(|_| ok),
+    };
+    (Some(edns), ok)
+}
+
+/// A TSIG record (RFC 8945 §4.2), as much as an answer to it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tsig<'a> {
+    /// The key's name, uncompressed wire form.
+    pub key: &'a [u8],
+    /// The algorithm's name, uncompressed wire form.
+    pub algorithm: &'a [u8],
+    /// 48-bit seconds since the epoch.
+    pub time_signed: [u8; 6],
+    pub fudge: u16,
+}
+
+impl<'a> Tsig<'a> {
+    fn read(rr: &RawRecord<'a>) -> Option<Tsig<'a>> {
+        // Names in TSIG are never compressed (§4.2).
+        let key = rr
+            .owner
+            .filter(|o| question_name_end(o, 0) == Some(o.len()))?;
+        let end = question_name_end(rr.rdata, 0)?;
+        let fixed = rr.rdata.get(end..end + 8)?;
+        Some(Tsig {
+            key,
+            algorithm: &rr.rdata[..end],
+            time_signed: fixed[..6].try_into().ok()?,
+            fudge: u16::from_be_bytes([fixed[6], fixed[7]]),
+        })
+    }
 }
 
 /// End of an uncompressed name starting at `pos`. A question name may not use
@@ -217,6 +307,8 @@ fn question_name_end(packet: &[u8], mut pos: usize) -> Option<usize> {
 
 struct RawRecord<'a> {
     owner_is_root: bool,
+    /// The owner as written, when it is not compressed.
+    owner: Option<&'a [u8]>,
     rtype: u16,
     class: u16,
     ttl: u32,
@@ -226,6 +318,8 @@ struct RawRecord<'a> {
 
 fn read_rr(packet: &[u8], mut pos: usize) -> Option<RawRecord<'_>> {
     let owner_is_root = *packet.get(pos)? == 0;
+    let start = pos;
+    let mut compressed = false;
     // Skip the owner: labels up to the root or a compression pointer.
     loop {
         let len = *packet.get(pos)? as usize;
@@ -237,6 +331,7 @@ fn read_rr(packet: &[u8], mut pos: usize) -> Option<RawRecord<'_>> {
             0 => pos += 1 + len,
             0xc0 => {
                 pos += 2;
+                compressed = true;
                 break;
             }
             _ => return None,
@@ -245,8 +340,10 @@ fn read_rr(packet: &[u8], mut pos: usize) -> Option<RawRecord<'_>> {
     let fixed = packet.get(pos..pos + 10)?;
     let rdlen = u16::from_be_bytes([fixed[8], fixed[9]]) as usize;
     let rdata = packet.get(pos + 10..pos + 10 + rdlen)?;
+    let owner = (!compressed).then(|| &packet[start..pos]);
     Some(RawRecord {
         owner_is_root,
+        owner,
         rtype: u16::from_be_bytes([fixed[0], fixed[1]]),
         class: u16::from_be_bytes([fixed[2], fixed[3]]),
         ttl: u32::from_be_bytes([fixed[4], fixed[5], fixed[6], fixed[7]]),

@@ -9,6 +9,9 @@ pub const PLAIN_UDP: usize = 512;
 
 pub const CLASS_IN: u16 = 1;
 pub const TYPE_OPT: u16 = 41;
+pub const TYPE_TSIG: u16 = 250;
+pub const CLASS_CH: u16 = 3;
+pub const CLASS_ANY: u16 = 255;
 
 pub const OPCODE_QUERY: u8 = 0;
 pub const OPCODE_NOTIFY: u8 = 4;
@@ -16,9 +19,14 @@ pub const OPCODE_NOTIFY: u8 = 4;
 pub const RCODE_FORMERR: u16 = 1;
 pub const RCODE_NOTIMP: u16 = 4;
 pub const RCODE_REFUSED: u16 = 5;
+pub const RCODE_NOTAUTH: u16 = 9;
+/// RFC 8945 §5.2.2: the TSIG error for a key the server does not know.
+pub const TSIG_BADKEY: u16 = 17;
 /// RFC 6891 §7: BADVERS is 16: 1 in the OPT's extended rcode, 0 in the header.
 pub const BADVERS_HIGH: u8 = 1;
 
 /// EDNS option codes acted on: NSID (RFC 5001) and Client Subnet (RFC 7871).
 pub const OPT_NSID: u16 = 3;
 pub const OPT_CLIENT_SUBNET: u16 = 8;
+/// Extended DNS Errors (RFC 8914).
+pub const OPT_EDE: u16 = 15;

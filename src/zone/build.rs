@@ -173,6 +173,7 @@ pub fn build_zone(
     for d in drafts.values() {
         check_exclusive_types(d, diags);
     }
+    check_below_dnames(&drafts, diags);
 
     if diags.errors().count() > errors_before {
         return None;
@@ -206,6 +207,38 @@ pub fn build_zone(
         negative_ttl: soa_set.ttl.min(soa.minimum),
         nodes,
     })
+}
+
+/// RFC 6672 §2.4: no data below a DNAME, where no query could ever reach it.
+fn check_below_dnames(
+    drafts: &HashMap<Box<[u8]>, NodeDraft, rustc_hash::FxBuildHasher>,
+    diags: &mut Diagnostics,
+) {
+    let dnames: Vec<(&[u8], &NodeDraft)> = drafts
+        .iter()
+        .filter(|(_, d)| d.rrsets.iter().any(|(r, _)| r.rtype == RecordType::DNAME))
+        .map(|(k, d)| (&k[..], d))
+        .collect();
+    if dnames.is_empty() {
+        return;
+    }
+    let mut offsets = Vec::new();
+    for (key, d) in drafts {
+        super::label_offsets(key, &mut offsets);
+        let below = offsets[1..]
+            .iter()
+            .find_map(|&o| dnames.iter().find(|(k, _)| *k == &key[o..]));
+        if let (Some((_, owner)), Some((set, at))) = (below, d.rrsets.first()) {
+            diags.push(Diagnostic::error(
+                &at.file,
+                at.line,
+                format!(
+                    "{} {} is below the DNAME at {}, where no query can reach it (RFC 6672 §2.4)",
+                    d.name, set.rtype, owner.name
+                ),
+            ));
+        }
+    }
 }
 
 /// RFC 1034 §3.6.2 and RFC 6672 §2.4: a CNAME owns its name alone and holds one target;

@@ -8,6 +8,8 @@ pub mod build;
 pub mod lexer;
 pub mod load;
 pub mod parse;
+pub mod svcb;
+pub mod text;
 
 use std::collections::HashMap;
 

@@ -1,17 +1,19 @@
 //! Zone-file source: turns the scanner's entries into records, following `$ORIGIN`,
-//! `$TTL` and `$INCLUDE`, and qualifying relative names. Record data is parsed by
-//! hickory-proto; DS and DNAME, which hickory's text parser refuses, are parsed here.
+//! `$TTL` and `$INCLUDE`, and qualifying relative names. Names, character-strings,
+//! every type with a name in its data, SVCB/HTTPS, DS, DNAME and RFC 3597's generic
+//! `\#` form are read here (`text`, `svcb`); the other types' data by hickory-proto.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
-use hickory_proto::rr::rdata::NULL;
+use hickory_proto::rr::rdata::{HINFO, MX, NAPTR, NS, NULL, PTR, SOA, SRV, TXT};
 use hickory_proto::rr::{Name, RData, RecordType};
-use hickory_proto::serialize::binary::BinEncodable;
+use hickory_proto::serialize::binary::{BinDecoder, BinEncodable, Restrict};
 use hickory_proto::serialize::txt::parse_ttl;
 
 use super::lexer::{self, Token};
+use super::{svcb, text};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::watch::FileStamp;
 
@@ -203,8 +205,7 @@ fn parse_record(
         rest = &rest[1..];
     }
     let type_tok = rest.first().ok_or("record type missing")?;
-    let rtype = RecordType::from_str(&type_tok.text().to_ascii_uppercase())
-        .map_err(|_| format!("unknown record type {}", type_tok.text()))?;
+    let rtype = record_type(type_tok.text())?;
     let rdata_tokens = &rest[1..];
     if rdata_tokens.is_empty() {
         return Err(format!("{rtype} record has no data"));
@@ -236,19 +237,20 @@ fn parse_ttl_token(t: &str) -> Result<u32, String> {
     Ok(v)
 }
 
+/// A record type by its mnemonic or as `TYPEnnn` (RFC 3597 §5).
+pub fn record_type(t: &str) -> Result<RecordType, String> {
+    let upper = t.to_ascii_uppercase();
+    if let Some(code) = upper.strip_prefix("TYPE") {
+        if let Ok(code) = code.parse::<u16>() {
+            return Ok(RecordType::from(code));
+        }
+    }
+    RecordType::from_str(&upper).map_err(|_| format!("unknown record type {t}"))
+}
+
 /// A domain name relative to `origin`; `@` is the origin itself.
 pub fn parse_name(text: &str, origin: &Name) -> Result<Name, String> {
-    if text == "@" {
-        return Ok(origin.clone());
-    }
-    let bad = |e: hickory_proto::ProtoError| format!("bad domain name {text:?}: {e}");
-    // ASCII, not IDNA: keep the case and the underscores that operators write.
-    let name = Name::from_ascii(text).map_err(bad)?;
-    if name.is_fqdn() {
-        Ok(name)
-    } else {
-        name.append_domain(origin).map_err(bad)
-    }
+    text::name(text, origin)
 }
 
 fn unquote(t: &str) -> &str {
@@ -257,113 +259,294 @@ fn unquote(t: &str) -> &str {
         .unwrap_or(t)
 }
 
-/// Positions of the domain-name fields in each type's text form, which must be
-/// qualified against the current origin before hickory parses them.
-fn name_positions(t: RecordType) -> &'static [usize] {
-    match t {
-        RecordType::NS | RecordType::CNAME | RecordType::PTR | RecordType::DNAME => &[0],
-        RecordType::SOA => &[0, 1],
-        RecordType::MX | RecordType::SVCB | RecordType::HTTPS => &[1],
-        RecordType::SRV => &[3],
-        RecordType::NAPTR => &[5],
-        _ => &[],
-    }
-}
-
+/// The data of one record of `rtype`, from its tokens.
 pub(crate) fn parse_rdata(
     rtype: RecordType,
     tokens: &[Token],
     origin: &Name,
 ) -> Result<RData, String> {
-    let positions = name_positions(rtype);
-    let mut texts: Vec<String> = Vec::with_capacity(tokens.len());
-    for (i, tok) in tokens.iter().enumerate() {
-        if positions.contains(&i) && !tok.quoted && tok.text() != "." {
-            texts.push(parse_name(tok.text(), origin)?.to_ascii());
-        } else {
-            texts.push(tok.raw.clone());
-        }
+    if tokens.first().is_some_and(|t| !t.quoted && t.raw == "\\#") {
+        return generic(rtype, &tokens[1..]);
     }
+    let fields = Fields {
+        tokens,
+        origin,
+        rtype,
+    };
+    let known = |rdata: RData| Ok(rdata);
     match rtype {
-        RecordType::DS => parse_ds(&texts),
+        RecordType::NS => known(RData::NS(NS(fields.only_name()?))),
+        RecordType::CNAME => known(RData::CNAME(hickory_proto::rr::rdata::CNAME(
+            fields.only_name()?,
+        ))),
+        RecordType::PTR => known(RData::PTR(PTR(fields.only_name()?))),
         RecordType::DNAME => {
-            let [target] = texts.as_slice() else {
-                return Err("DNAME takes one target name".into());
-            };
-            let name = Name::from_ascii(target).map_err(|e| format!("bad DNAME target: {e}"))?;
-            let wire = name.to_bytes().map_err(|e| e.to_string())?;
-            Ok(RData::Unknown {
-                code: RecordType::DNAME,
-                rdata: NULL::with(wire),
-            })
+            let wire = fields.only_name()?.to_bytes().map_err(|e| e.to_string())?;
+            Ok(unknown(RecordType::DNAME, wire))
         }
-        RecordType::SOA
-        | RecordType::A
+        RecordType::MX => {
+            fields.count(2, 2)?;
+            known(RData::MX(MX::new(fields.number(0)?, fields.name(1)?)))
+        }
+        RecordType::SRV => {
+            fields.count(4, 4)?;
+            known(RData::SRV(SRV::new(
+                fields.number(0)?,
+                fields.number(1)?,
+                fields.number(2)?,
+                fields.name(3)?,
+            )))
+        }
+        RecordType::SOA => {
+            fields.count(7, 7)?;
+            let timer = |i: usize| -> Result<i32, String> {
+                let v = parse_ttl_token(tokens[i].text())?;
+                Ok(v as i32)
+            };
+            known(RData::SOA(SOA::new(
+                fields.name(0)?,
+                fields.name(1)?,
+                fields.number(2)?,
+                timer(3)?,
+                timer(4)?,
+                timer(5)?,
+                parse_ttl_token(tokens[6].text())?,
+            )))
+        }
+        RecordType::TXT => {
+            let strings = tokens
+                .iter()
+                .map(text::character_string)
+                .collect::<Result<Vec<_>, _>>()?;
+            known(RData::TXT(TXT::from_bytes(
+                strings.iter().map(Vec::as_slice).collect(),
+            )))
+        }
+        RecordType::HINFO => {
+            fields.count(2, 2)?;
+            known(RData::HINFO(HINFO::from_bytes(
+                text::character_string(&tokens[0])?.into(),
+                text::character_string(&tokens[1])?.into(),
+            )))
+        }
+        RecordType::NAPTR => {
+            fields.count(6, 6)?;
+            known(RData::NAPTR(NAPTR::new(
+                fields.number(0)?,
+                fields.number(1)?,
+                text::character_string(&tokens[2])?.into(),
+                text::character_string(&tokens[3])?.into(),
+                text::character_string(&tokens[4])?.into(),
+                fields.name(5)?,
+            )))
+        }
+        RecordType::SVCB | RecordType::HTTPS => {
+            fields.count(2, usize::MAX)?;
+            let wire = svcb::parse(tokens, origin)?;
+            Ok(unknown(rtype, wire))
+        }
+        RecordType::DS => {
+            let texts: Vec<String> = tokens.iter().map(|t| t.raw.clone()).collect();
+            parse_ds(&texts)
+        }
+        RecordType::A
         | RecordType::AAAA
-        | RecordType::NS
-        | RecordType::CNAME
-        | RecordType::PTR
-        | RecordType::MX
-        | RecordType::TXT
-        | RecordType::SRV
         | RecordType::CAA
-        | RecordType::NAPTR
         | RecordType::SSHFP
         | RecordType::TLSA
-        | RecordType::HTTPS
-        | RecordType::SVCB
-        | RecordType::HINFO
         | RecordType::OPENPGPKEY
         | RecordType::CERT
         | RecordType::SMIMEA => {
             let needed = min_tokens(rtype);
-            if texts.len() < needed {
+            if tokens.len() < needed {
                 return Err(format!(
                     "{rtype} record needs {needed} fields, found {}",
-                    texts.len()
+                    tokens.len()
                 ));
             }
-            if let Some(max) = max_tokens(rtype) {
-                if texts.len() > max {
-                    return Err(format!(
-                        "{rtype} record takes {max} fields, found {}",
-                        texts.len()
-                    ));
-                }
+            if matches!(rtype, RecordType::A | RecordType::AAAA) && tokens.len() > 1 {
+                return Err(format!("{rtype} record takes 1 fields, found {}", tokens.len()));
             }
-            RData::try_from_str(rtype, &texts.join(" "))
+            let texts: Vec<&str> = tokens.iter().map(|t| t.raw.as_str()).collect();
+            RData::try_from_str(rtype, &joined(rtype, &texts))
                 .map_err(|e| format!("bad {rtype} record data: {e}"))
         }
         other => Err(format!(
-            "record type {other} is not supported in zone files"
+            "record type {other} is not supported in zone files (write it in the generic form, \\# <length> <hex>)"
         )),
+    }
+}
+
+/// The fields of one record's data, read by position.
+struct Fields<'a> {
+    tokens: &'a [Token],
+    origin: &'a Name,
+    rtype: RecordType,
+}
+
+impl Fields<'_> {
+    fn count(&self, min: usize, max: usize) -> Result<(), String> {
+        let n = self.tokens.len();
+        if n < min {
+            return Err(format!(
+                "{} record needs {min} fields, found {n}",
+                self.rtype
+            ));
+        }
+        if n > max {
+            return Err(format!(
+                "{} record takes {max} fields, found {n}",
+                self.rtype
+            ));
+        }
+        Ok(())
+    }
+
+    fn only_name(&self) -> Result<Name, String> {
+        self.count(1, 1)?;
+        self.name(0)
+    }
+
+    fn name(&self, i: usize) -> Result<Name, String> {
+        text::name(&self.tokens[i].raw, self.origin)
+    }
+
+    fn number<T: FromStr>(&self, i: usize) -> Result<T, String> {
+        let t = self.tokens[i].text();
+        t.parse()
+            .map_err(|_| format!("bad {} field {:?}: expected a number", self.rtype, t))
+    }
+}
+
+/// Text for hickory's parser: hex and base64 fields that a zone file may split by
+/// blanks (RFC 4255 SSHFP, RFC 6698 TLSA, RFC 7929 OPENPGPKEY, RFC 8162 SMIMEA, RFC 4398
+/// CERT) joined into one.
+fn joined(rtype: RecordType, texts: &[&str]) -> String {
+    let fixed = match rtype {
+        RecordType::SSHFP => 2,
+        RecordType::TLSA | RecordType::SMIMEA => 3,
+        RecordType::CERT => 3,
+        RecordType::OPENPGPKEY => 0,
+        _ => return texts.join(" "),
+    };
+    if texts.len() <= fixed {
+        return texts.join(" ");
+    }
+    let mut fields: Vec<String> = texts[..fixed].iter().map(|s| s.to_string()).collect();
+    if rtype == RecordType::CERT {
+        fields[0] = cert_type(texts[0]);
+        fields[2] = dnssec_algorithm(texts[2]);
+    }
+    fields.push(texts[fixed..].concat());
+    fields.join(" ")
+}
+
+/// RFC 4398 §2.1 certificate type mnemonics, as numbers.
+fn cert_type(t: &str) -> String {
+    const TYPES: [(&str, u16); 9] = [
+        ("PKIX", 1),
+        ("SPKI", 2),
+        ("PGP", 3),
+        ("IPKIX", 4),
+        ("ISPKI", 5),
+        ("IPGP", 6),
+        ("ACPKIX", 7),
+        ("IACPKIX", 8),
+        ("URI", 253),
+    ];
+    let upper = t.to_ascii_uppercase();
+    match TYPES.iter().find(|(m, _)| *m == upper) {
+        Some((_, n)) => n.to_string(),
+        None if upper == "OID" => "254".into(),
+        None => t.to_string(),
+    }
+}
+
+/// DNSSEC algorithm mnemonics (RFC 4398 §2.2 lets CERT use them), as numbers.
+fn dnssec_algorithm(t: &str) -> String {
+    const ALGORITHMS: [(&str, u8); 13] = [
+        ("RSAMD5", 1),
+        ("DH", 2),
+        ("DSA", 3),
+        ("RSASHA1", 5),
+        ("DSA-NSEC3-SHA1", 6),
+        ("RSASHA1-NSEC3-SHA1", 7),
+        ("RSASHA256", 8),
+        ("RSASHA512", 10),
+        ("ECC-GOST", 12),
+        ("ECDSAP256SHA256", 13),
+        ("ECDSAP384SHA384", 14),
+        ("ED25519", 15),
+        ("ED448", 16),
+    ];
+    let upper = t.to_ascii_uppercase();
+    match ALGORITHMS.iter().find(|(m, _)| *m == upper) {
+        Some((_, n)) => n.to_string(),
+        None => t.to_string(),
+    }
+}
+
+/// RFC 3597 §5: `\# <length> <hex…>`, for any type. Known types are decoded (and so
+/// checked); others are kept as they are.
+fn generic(rtype: RecordType, tokens: &[Token]) -> Result<RData, String> {
+    let (len, hex) = tokens
+        .split_first()
+        .ok_or("\\# needs the data's length in octets")?;
+    let len: usize = len
+        .text()
+        .parse()
+        .map_err(|_| format!("bad \\# length {:?}", len.text()))?;
+    let hex: String = hex.iter().map(|t| t.text()).collect();
+    if hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("bad \\# data {hex:?}: expected hexadecimal"));
+    }
+    let wire: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("checked hex"))
+        .collect();
+    if wire.len() != len {
+        return Err(format!(
+            "\\# says {len} octets, the data has {}",
+            wire.len()
+        ));
+    }
+    let typed = matches!(
+        rtype,
+        RecordType::A
+            | RecordType::AAAA
+            | RecordType::NS
+            | RecordType::CNAME
+            | RecordType::PTR
+            | RecordType::MX
+            | RecordType::SRV
+            | RecordType::SOA
+            | RecordType::TXT
+    );
+    if !typed {
+        return Ok(unknown(rtype, wire));
+    }
+    let mut decoder = BinDecoder::new(&wire);
+    let rdata = RData::read(&mut decoder, rtype, Restrict::new(len as u16))
+        .map_err(|e| format!("bad {rtype} data in \\# form: {e}"))?;
+    if decoder.index() != wire.len() {
+        return Err(format!("bad {rtype} data in \\# form: octets left over"));
+    }
+    Ok(rdata)
+}
+
+/// Data hadns keeps as its wire form.
+fn unknown(code: RecordType, wire: Vec<u8>) -> RData {
+    RData::Unknown {
+        code,
+        rdata: NULL::with(wire),
     }
 }
 
 fn min_tokens(t: RecordType) -> usize {
     match t {
-        RecordType::SOA => 7,
-        RecordType::MX => 2,
-        RecordType::SRV | RecordType::TLSA => 4,
-        RecordType::NAPTR => 6,
+        RecordType::TLSA | RecordType::SMIMEA | RecordType::CERT => 4,
         RecordType::SSHFP | RecordType::CAA => 3,
-        RecordType::HTTPS | RecordType::SVCB | RecordType::HINFO => 2,
         _ => 1,
-    }
-}
-
-/// Types with a fixed field count; hickory ignores extra fields, which would hide typos.
-fn max_tokens(t: RecordType) -> Option<usize> {
-    match t {
-        RecordType::A | RecordType::AAAA | RecordType::NS | RecordType::CNAME | RecordType::PTR => {
-            Some(1)
-        }
-        RecordType::SOA => Some(7),
-        RecordType::MX => Some(2),
-        RecordType::SRV => Some(4),
-        RecordType::NAPTR => Some(6),
-        RecordType::HINFO => Some(2),
-        _ => None,
     }
 }
 

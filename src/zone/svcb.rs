@@ -1,0 +1,267 @@
+//! SVCB and HTTPS (RFC 9460) from presentation format to wire form: the priority, the
+//! target, then the parameters sorted by key (§2.2: the presentation format may list
+//! them in any order, the wire form may not), each key once, every `mandatory` key
+//! present (§8). Values may be quoted, lists escape their commas (Appendix A.1), and any
+//! key may be written `keyNNNNN`.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use hickory_proto::rr::Name;
+use hickory_proto::serialize::binary::BinEncodable;
+
+use super::lexer::Token;
+use super::text;
+
+const KEYS: [&str; 9] = [
+    "mandatory",
+    "alpn",
+    "no-default-alpn",
+    "port",
+    "ipv4hint",
+    "ech",
+    "ipv6hint",
+    "dohpath",
+    "ohttp",
+];
+
+/// The record data's wire form.
+pub fn parse(tokens: &[Token], origin: &Name) -> Result<Vec<u8>, String> {
+    let priority: u16 = tokens[0]
+        .text()
+        .parse()
+        .map_err(|_| format!("bad SvcPriority {:?}", tokens[0].text()))?;
+    let target = text::name(&tokens[1].raw, origin)?;
+    let mut params: BTreeMap<u16, Vec<u8>> = BTreeMap::new();
+    let mut rest = &tokens[2..];
+    while let Some((tok, after)) = rest.split_first() {
+        rest = after;
+        let raw = tok.raw.as_str();
+        let (key, value) = match raw.split_once('=') {
+            // `key="value"`: the scanner gave the quoted value a token of its own.
+            Some((k, "")) => match rest.split_first() {
+                Some((v, after)) if v.quoted => {
+                    rest = after;
+                    (k, Some(v.raw.as_str()))
+                }
+                _ => (k, Some("")),
+            },
+            Some((k, v)) => (k, Some(v)),
+            None => (raw, None),
+        };
+        let code = key_code(key)?;
+        let wire = value_wire(code, key, value)?;
+        if params.insert(code, wire).is_some() {
+            return Err(format!("SvcParamKey {key} appears twice"));
+        }
+    }
+    if let Some(mandatory) = params.get(&0) {
+        for pair in mandatory.chunks(2) {
+            let code = u16::from_be_bytes([pair[0], pair[1]]);
+            if code == 0 {
+                return Err("mandatory lists itself".into());
+            }
+            if !params.contains_key(&code) {
+                return Err(format!(
+                    "mandatory lists {}, which the record does not have",
+                    key_name(code)
+                ));
+            }
+        }
+    }
+    let mut wire = priority.to_be_bytes().to_vec();
+    wire.extend(target.to_bytes().map_err(|e| e.to_string())?);
+    for (code, value) in params {
+        let len = u16::try_from(value.len()).map_err(|_| "a SvcParamValue over 65535 octets")?;
+        wire.extend_from_slice(&code.to_be_bytes());
+        wire.extend_from_slice(&len.to_be_bytes());
+        wire.extend(value);
+    }
+    Ok(wire)
+}
+
+fn key_code(key: &str) -> Result<u16, String> {
+    let lower = key.to_ascii_lowercase();
+    if let Some(i) = KEYS.iter().position(|k| *k == lower) {
+        return Ok(i as u16);
+    }
+    match lower.strip_prefix("key").map(str::parse::<u16>) {
+        Some(Ok(65535)) => Err("key65535 is reserved".into()),
+        Some(Ok(code)) => Ok(code),
+        _ => Err(format!("unknown SvcParamKey {key:?}")),
+    }
+}
+
+fn key_name(code: u16) -> String {
+    KEYS.get(usize::from(code))
+        .map_or_else(|| format!("key{code}"), |k| k.to_string())
+}
+
+/// The value's wire form for its key (RFC 9460 §7, §8).
+fn value_wire(code: u16, key: &str, value: Option<&str>) -> Result<Vec<u8>, String> {
+    let needed = || value.ok_or_else(|| format!("{key} needs a value"));
+    let list = || -> Result<Vec<Vec<u8>>, String> {
+        let items = split_list(needed()?)?;
+        if items.iter().any(|i| i.is_empty()) {
+            return Err(format!("{key}: an empty item"));
+        }
+        Ok(items)
+    };
+    let ascii = |item: &[u8]| String::from_utf8_lossy(item).into_owned();
+    Ok(match code {
+        0 => {
+            let mut codes = Vec::new();
+            for item in list()? {
+                let code = key_code(&ascii(&item))?;
+                if codes.contains(&code) {
+                    return Err(format!("mandatory lists {} twice", ascii(&item)));
+                }
+                codes.push(code);
+            }
+            codes.sort_unstable();
+            codes.iter().flat_map(|c| c.to_be_bytes()).collect()
+        }
+        1 => {
+            let mut wire = Vec::new();
+            for id in list()? {
+                let len = u8::try_from(id.len()).map_err(|_| "an alpn id over 255 octets")?;
+                wire.push(len);
+                wire.extend(id);
+            }
+            wire
+        }
+        2 | 8 => match value {
+            None | Some("") | Some("\"\"") => Vec::new(),
+            Some(_) => return Err(format!("{key} takes no value")),
+        },
+        3 => {
+            let v = text::unescape(needed()?)?;
+            let port: u16 = ascii(&v)
+                .parse()
+                .map_err(|_| format!("bad port {:?}", ascii(&v)))?;
+            port.to_be_bytes().to_vec()
+        }
+        4 => {
+            let mut wire = Vec::new();
+            for a in list()? {
+                let a: Ipv4Addr = ascii(&a)
+                    .parse()
+                    .map_err(|_| format!("bad ipv4hint {:?}", ascii(&a)))?;
+                wire.extend(a.octets());
+            }
+            wire
+        }
+        6 => {
+            let mut wire = Vec::new();
+            for a in list()? {
+                let a: Ipv6Addr = ascii(&a)
+                    .parse()
+                    .map_err(|_| format!("bad ipv6hint {:?}", ascii(&a)))?;
+                wire.extend(a.octets());
+            }
+            wire
+        }
+        5 => base64(&ascii(&text::unescape(needed()?)?))
+            .ok_or_else(|| format!("bad {key}: expected base64"))?,
+        _ => text::unescape(value.unwrap_or(""))?,
+    })
+}
+
+/// A value-list (RFC 9460 Appendix A.1): items split at commas that are not escaped,
+/// escapes decoded.
+fn split_list(raw: &str) -> Result<Vec<Vec<u8>>, String> {
+    let inner = raw
+        .strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .unwrap_or(raw);
+    let bytes = inner.as_bytes();
+    let mut items = vec![Vec::new()];
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => {
+                // One escape: decode it alone, whatever follows.
+                let end = if bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
+                    (i + 4).min(bytes.len())
+                } else {
+                    (i + 2).min(bytes.len())
+                };
+                let octets = text::unescape(&inner[i..end])?;
+                items.last_mut().expect("one item").extend(octets);
+                i = end;
+                continue;
+            }
+            b',' => items.push(Vec::new()),
+            b => items.last_mut().expect("one item").push(b),
+        }
+        i += 1;
+    }
+    Ok(items)
+}
+
+/// Standard base64 (RFC 4648 §4), padded or not.
+fn base64(text: &str) -> Option<Vec<u8>> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    };
+    let digits = text.trim_end_matches('=');
+    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0);
+    for c in digits.bytes() {
+        acc = (acc << 6) | u32::from(value(c)?);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::zone::lexer;
+    use std::str::FromStr;
+
+    fn wire(rdata: &str) -> Result<Vec<u8>, String> {
+        let tokens: Vec<Token> = lexer::entries(rdata).unwrap().remove(0).tokens;
+        parse(&tokens, &Name::from_str("example.").unwrap())
+    }
+
+    #[test]
+    fn keys_are_sorted_and_quoted_values_read() {
+        let a = wire("1 . port=8443 alpn=h2,h3").unwrap();
+        let b = wire("1 . alpn=\"h2,h3\" port=\"8443\"").unwrap();
+        assert_eq!(a, b);
+        // priority, root target, alpn (1) before port (3)
+        assert_eq!(&a[..3], &[0, 1, 0]);
+        assert_eq!(&a[3..5], &[0, 1]);
+        assert_eq!(&a[a.len() - 6..], &[0, 3, 0, 2, 0x20, 0xfb]);
+        assert_eq!(
+            wire("1 . key3=8443").unwrap(),
+            wire("1 . port=8443").unwrap()
+        );
+    }
+
+    #[test]
+    fn escaped_commas_stay_in_the_item() {
+        let w = wire(r#"1 . alpn="a\,b,c""#).unwrap();
+        assert_eq!(&w[7..], &[3, b'a', b',', b'b', 1, b'c']);
+    }
+
+    #[test]
+    fn invalid_sets_are_refused() {
+        assert!(wire("1 . port=1 port=2").unwrap_err().contains("twice"));
+        assert!(wire("1 . mandatory=alpn port=1")
+            .unwrap_err()
+            .contains("does not have"));
+        assert!(wire("1 . key65535=x").is_err());
+        assert!(wire("1 . nope=1").is_err());
+    }
+}

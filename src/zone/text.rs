@@ -1,0 +1,163 @@
+//! Presentation format (RFC 1035 §5.1): names and character-strings as zone files write
+//! them, read into wire form here rather than by hickory-proto's text parsers, which
+//! decode `\DDD` wrongly and refuse names that RFC 2181 §11 allows (any octet in a
+//! label: escaped blanks, `;`, `(`, `)`, `\\`, `\000`, `/`, a `*` or a leading `-`).
+
+use hickory_proto::rr::Name;
+
+use super::lexer::Token;
+
+/// The octets a token stands for: quotes removed, `\DDD` (three decimal digits) one
+/// octet, `\X` the character X.
+pub fn unescape(raw: &str) -> Result<Vec<u8>, String> {
+    let text = raw
+        .strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .unwrap_or(raw);
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'\\' {
+            out.push(bytes[i]);
+            i += 1;
+            continue;
+        }
+        let (octet, used) = escape(bytes, i)?;
+        out.push(octet);
+        i += used;
+    }
+    Ok(out)
+}
+
+/// The escape at `bytes[i]` (a backslash): its octet and how many bytes it spans.
+fn escape(bytes: &[u8], i: usize) -> Result<(u8, usize), String> {
+    let rest = &bytes[i + 1..];
+    match rest {
+        [a, b, c, ..] if a.is_ascii_digit() && b.is_ascii_digit() && c.is_ascii_digit() => {
+            let v = u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0');
+            let octet = u8::try_from(v).map_err(|_| format!("\\{v} is not an octet (0-255)"))?;
+            Ok((octet, 4))
+        }
+        [d, ..] if d.is_ascii_digit() => {
+            Err("a \\ followed by a digit takes three digits (\\DDD)".into())
+        }
+        [x, ..] => Ok((*x, 2)),
+        [] => Err("a \\ at the end of the text".into()),
+    }
+}
+
+/// A domain name (RFC 1035 §5.1): labels split at unescaped dots, escapes decoded; a
+/// name without a final dot is relative to `origin`; `@` is the origin.
+pub fn name(raw: &str, origin: &Name) -> Result<Name, String> {
+    if raw == "@" {
+        return Ok(origin.clone());
+    }
+    let bad = |m: &str| format!("bad domain name {raw:?}: {m}");
+    if raw == "." {
+        return Ok(Name::root());
+    }
+    let bytes = raw.as_bytes();
+    let mut labels: Vec<Vec<u8>> = Vec::new();
+    let mut label = Vec::new();
+    let mut absolute = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => {
+                let (octet, used) = escape(bytes, i).map_err(|m| bad(&m))?;
+                label.push(octet);
+                i += used;
+                continue;
+            }
+            b'.' => {
+                if label.is_empty() {
+                    return Err(bad("an empty label"));
+                }
+                labels.push(std::mem::take(&mut label));
+                if i + 1 == bytes.len() {
+                    absolute = true;
+                }
+            }
+            b => label.push(b),
+        }
+        i += 1;
+    }
+    if !label.is_empty() {
+        labels.push(label);
+    }
+    if let Some(l) = labels.iter().find(|l| l.len() > 63) {
+        return Err(bad(&format!("a label of {} octets (63 at most)", l.len())));
+    }
+    let name = Name::from_labels(labels).map_err(|e| bad(&e.to_string()))?;
+    let name = if absolute {
+        name
+    } else {
+        name.append_domain(origin)
+            .map_err(|e| bad(&e.to_string()))?
+    };
+    if name.len() > 255 {
+        return Err(bad("longer than 255 octets"));
+    }
+    Ok(name)
+}
+
+/// A character-string (RFC 1035 §3.3): at most 255 octets.
+pub fn character_string(token: &Token) -> Result<Vec<u8>, String> {
+    let s = unescape(&token.raw)?;
+    if s.len() > 255 {
+        return Err(format!(
+            "a character-string of {} octets (255 at most; split it into several)",
+            s.len()
+        ));
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn origin() -> Name {
+        Name::from_str("example.").unwrap()
+    }
+
+    fn labels(n: &Name) -> Vec<Vec<u8>> {
+        n.iter().map(|l| l.to_vec()).collect()
+    }
+
+    #[test]
+    fn decimal_escapes_are_one_octet() {
+        assert_eq!(unescape("\"\\065\\066C\"").unwrap(), b"ABC");
+        assert_eq!(unescape("a\\\"b\\\\").unwrap(), b"a\"b\\");
+        assert_eq!(unescape("\\000\\255").unwrap(), [0, 255]);
+        assert!(unescape("\\256").is_err());
+        assert!(unescape("\\06").is_err());
+        let n = name("s23\\065", &origin()).unwrap();
+        assert_eq!(labels(&n), [b"s23A".to_vec(), b"example".to_vec()]);
+    }
+
+    #[test]
+    fn any_octet_in_a_label() {
+        let n = name("a\\ b\\;\\(\\)\\\\\\200\\000.example.", &origin()).unwrap();
+        assert_eq!(labels(&n)[0], b"a b;()\\\xc8\x00");
+        let n = name("0/25.2.0.192.in-addr.arpa.", &origin()).unwrap();
+        assert_eq!(labels(&n)[0], b"0/25");
+        let n = name("-lead.a*b", &origin()).unwrap();
+        assert_eq!(labels(&n)[..2], [b"-lead".to_vec(), b"a*b".to_vec()]);
+        // An escaped dot is part of the label.
+        let n = name("a\\.b", &origin()).unwrap();
+        assert_eq!(labels(&n)[0], b"a.b");
+    }
+
+    #[test]
+    fn relative_absolute_and_bad_names() {
+        assert_eq!(name("@", &origin()).unwrap(), origin());
+        assert!(name(".", &origin()).unwrap().is_root());
+        assert_eq!(name("www", &origin()).unwrap().to_string(), "www.example.");
+        assert_eq!(name("www.org.", &origin()).unwrap().to_string(), "www.org.");
+        assert!(name("a..b", &origin()).is_err());
+        assert!(name(&"x".repeat(64), &origin()).is_err());
+    }
+}
