@@ -17,8 +17,8 @@
 //!   check and reload alike.
 //! - `snapshot`    — `Content` + what health decided → the `Snapshot` answered from,
 //!   swapped atomically on reload and health change.
-//! - `dns`         — bytes in, bytes out: request → edns → dispatch (query, transfer,
-//!   notify) → lookup / cache → response.
+//! - `dns`         — bytes in, bytes out: request → edns → tsig → dispatch (query,
+//!   transfer, notify, chaos) → lookup / cache → response.
 //! - `server`      — sockets: UDP workers, TCP, the bounded accept loop.
 //! - `http`        — the HTTP API: metrics, health checks, overrides, explain, reload.
 //! - `reload`      — SIGHUP, file changes and the API: load again and swap in.

@@ -536,10 +536,10 @@ fn generic(rtype: RecordType, tokens: &[Token]) -> Result<RData, String> {
 
 /// Data hadns keeps as its wire form.
 fn unknown(code: RecordType, wire: Vec<u8>) -> RData {
-    RData::Unknown {
-        code,
-        rdata: NULL::with(wire),
-    }
+    // Not `NULL::with`, which asserts data: RFC 3597 allows none.
+    let mut rdata = NULL::new();
+    rdata.anything = wire;
+    RData::Unknown { code, rdata }
 }
 
 fn min_tokens(t: RecordType) -> usize {
