@@ -104,6 +104,7 @@ fn answer_path(c: &mut Criterion) {
         nsid: None,
         max_udp_payload: 1232,
         log_queries: false,
+        transfer_allow: Vec::new(),
     };
     let cases = [
         ("plain_a", "www.bench.example", 1),

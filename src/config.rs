@@ -19,6 +19,8 @@ pub struct Config {
     pub health: HealthConfig,
     #[serde(default)]
     pub routing: RoutingConfig,
+    #[serde(default)]
+    pub transfer: TransferConfig,
     /// Regions that latency and geoproximity records name.
     #[serde(default, rename = "region", deserialize_with = "regions")]
     pub regions: Vec<Region>,
@@ -32,6 +34,15 @@ pub struct RoutingConfig {
     pub geoip_db: Option<PathBuf>,
     /// Lines `client_prefix,region,rtt_ms`. Relative to the config file.
     pub latency_table: Option<PathBuf>,
+}
+
+/// Zone transfers out (AXFR, IXFR) to standard secondaries.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferConfig {
+    /// Who may transfer the zones; everyone else gets REFUSED. Empty: no one.
+    #[serde(default, deserialize_with = "networks")]
+    pub allow: Vec<ipnet::IpNet>,
 }
 
 /// The HTTP listener: health and status API, metrics.
@@ -178,6 +189,22 @@ fn regions<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Region>, D::Err
         }
         Ok(())
     })
+}
+
+/// Networks as `address/prefix`, or a lone address (a full-length prefix).
+fn networks<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ipnet::IpNet>, D::Error> {
+    let texts: Vec<String> = Vec::deserialize(d)?;
+    texts
+        .iter()
+        .map(|t| {
+            t.parse::<ipnet::IpNet>()
+                .or_else(|_| t.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map(|n| n.trunc())
+                .map_err(|_| {
+                    serde::de::Error::custom(format!("{t:?} is not an address or a network"))
+                })
+        })
+        .collect()
 }
 
 fn listen<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<SocketAddr>, D::Error> {

@@ -156,7 +156,7 @@ fn run(
     let live = Live::new(Snapshot::new(content, &assumed));
     let dns = Arc::new(DnsService {
         live: live.clone(),
-        responder: Responder::new(&config.server, log_queries),
+        responder: Responder::new(&config, log_queries),
     });
     let engine = Engine::new(&config.health);
     let reloader = Arc::new(Reloader::new(

@@ -167,6 +167,7 @@ fn prepared_udp_answers_allocate_nothing() {
         nsid: None,
         max_udp_payload: 1232,
         log_queries: false,
+        transfer_allow: Vec::new(),
     };
     let peer = IpAddr::from([127, 0, 0, 1]);
     let mut local = Local::new(Draw::new(1), true);

@@ -362,6 +362,7 @@ fn questions() -> Vec<Asked> {
         "tlsa",
         "smimea",
         "hinfo",
+        "caa",
         "cert",
         "pgp",
         "gen",

@@ -362,39 +362,38 @@ impl<'z, T: Trace> Step<'z, '_, T> {
         if let Some(scope) = facts.scope() {
             ans.client_scope = Some(ans.client_scope.map_or(scope, |s| s.max(scope)));
         }
-        self.leaves_to_rrset(&leaves, rtype, owner)
+        leaves_to_rrset(self.zone, &leaves, rtype, owner)
     }
+}
 
-    /// Merges the chosen leaves into one RRset (several only for multivalue, whose TTL
-    /// is then the lowest). An alias answers with its target's TTL.
-    fn leaves_to_rrset(
-        &self,
-        leaves: &[Leaf<'z>],
-        rtype: RecordType,
-        owner: &Name,
-    ) -> Option<RRsetOut<'z>> {
-        let mut parts = leaves.iter().filter_map(|leaf| match leaf.data {
-            SetData::Values { ttl, rdatas } => Some((*ttl, &rdatas[..])),
-            SetData::Alias { target, .. } => self
-                .zone
-                .node(&name_key(target))
-                .and_then(|n| n.rrset(rtype))
-                .map(|set| (set.ttl, &set.rdatas[..])),
-        });
-        let (ttl, first) = parts.next()?;
-        let mut out = RRsetOut {
-            owner: owner.clone(),
-            rtype,
-            ttl,
-            rdatas: Cow::Borrowed(first),
-        };
-        for (ttl, rdatas) in parts {
-            out.ttl = out.ttl.min(ttl);
-            let merged = out.rdatas.to_mut();
-            merged.extend(rdatas.iter().filter(|r| !first.contains(r)).cloned());
-        }
-        Some(out)
+/// Merges the chosen leaves into one RRset (several only for multivalue, whose TTL
+/// is then the lowest). An alias answers with its target's TTL.
+pub(crate) fn leaves_to_rrset<'z>(
+    zone: &'z Zone,
+    leaves: &[Leaf<'z>],
+    rtype: RecordType,
+    owner: &Name,
+) -> Option<RRsetOut<'z>> {
+    let mut parts = leaves.iter().filter_map(|leaf| match leaf.data {
+        SetData::Values { ttl, rdatas } => Some((*ttl, &rdatas[..])),
+        SetData::Alias { target, .. } => zone
+            .node(&name_key(target))
+            .and_then(|n| n.rrset(rtype))
+            .map(|set| (set.ttl, &set.rdatas[..])),
+    });
+    let (ttl, first) = parts.next()?;
+    let mut out = RRsetOut {
+        owner: owner.clone(),
+        rtype,
+        ttl,
+        rdatas: Cow::Borrowed(first),
+    };
+    for (ttl, rdatas) in parts {
+        out.ttl = out.ttl.min(ttl);
+        let merged = out.rdatas.to_mut();
+        merged.extend(rdatas.iter().filter(|r| !first.contains(r)).cloned());
     }
+    Some(out)
 }
 
 /// Walks from the apex down towards the name, stopping at the first zone cut or DNAME

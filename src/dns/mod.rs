@@ -24,7 +24,7 @@ use std::sync::Arc;
 use hickory_proto::rr::{Name, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
-use crate::config::ServerConfig;
+use crate::config::Config;
 use crate::draw::Draw;
 use crate::metrics::{Outcome, ZoneQueries};
 use crate::snapshot::Snapshot;
@@ -62,6 +62,8 @@ pub struct Responder {
     pub max_udp_payload: u16,
     /// Log a line per query (`--log-queries`).
     pub log_queries: bool,
+    /// Who may transfer zones (`[transfer] allow`).
+    pub transfer_allow: Vec<ipnet::IpNet>,
 }
 
 /// What one worker (a UDP thread, a TCP connection) keeps from query to query.
@@ -127,6 +129,8 @@ fn route<'q>(req: &'q Request<'q>) -> Route<'q> {
 /// One query in a handler's hands.
 struct Asked<'q, 'r> {
     req: &'q Request<'q>,
+    /// Where the query came from (not its client subnet).
+    peer: IpAddr,
     echo: Echo,
     edns: edns::Negotiated<'r>,
     transport: Transport,
@@ -146,11 +150,12 @@ impl Asked<'_, '_> {
 }
 
 impl Responder {
-    pub fn new(server: &ServerConfig, log_queries: bool) -> Self {
+    pub fn new(config: &Config, log_queries: bool) -> Self {
         Responder {
-            nsid: server.nsid.as_ref().map(|n| n.as_bytes().to_vec()),
-            max_udp_payload: server.max_udp_payload,
+            nsid: config.server.nsid.as_ref().map(|n| n.as_bytes().to_vec()),
+            max_udp_payload: config.server.max_udp_payload,
             log_queries,
+            transfer_allow: config.transfer.allow.clone(),
         }
     }
 
@@ -230,6 +235,7 @@ impl Responder {
         };
         let asked = Asked {
             req: &req,
+            peer,
             echo,
             edns,
             transport,
@@ -241,7 +247,7 @@ impl Responder {
                 let cache = local.cache.as_mut().filter(|_| !self.log_queries);
                 query::answer(&asked, snapshot, &mut local.draw, cache, sink)
             }
-            Route::Transfer => transfer::answer(&asked, sink),
+            Route::Transfer => transfer::answer(&asked, snapshot, &self.transfer_allow, sink),
             Route::Notify => notify::answer(&asked, sink),
             Route::Chaos => chaos::answer(&asked, self.nsid.as_deref(), sink),
             Route::Error(rcode, None) => asked.error(sink, rcode),

@@ -75,6 +75,50 @@ pub fn encode_answer(
     out[10..12].copy_from_slice(&counts[2].to_be_bytes());
 }
 
+/// Encodes as many of `sets` as fit in `limit` bytes into one message of a zone transfer
+/// (AA set; the question only in the first message, RFC 5936 §2.2.1); returns how many
+/// it took, at least one. `out` is cleared first.
+pub fn encode_transfer_message(
+    out: &mut Vec<u8>,
+    echo: Echo,
+    question: Option<(&Name, u16, u16)>,
+    sets: &[RRsetOut<'_>],
+    limit: usize,
+) -> usize {
+    out.clear();
+    let mut records = 0u16;
+    let mut taken = 0;
+    {
+        let mut enc = BinEncoder::new(out);
+        write_header(&mut enc, echo);
+        if let Some((qname, qtype, qclass)) = question {
+            let ok = qname.emit(&mut enc).is_ok()
+                && enc.emit_u16(qtype).is_ok()
+                && enc.emit_u16(qclass).is_ok();
+            debug_assert!(ok, "a parsed question always re-encodes");
+        }
+        for set in sets {
+            let mark = enc.offset();
+            match emit_rrset(&mut enc, set) {
+                // The first RRset goes whatever its size: a message holds at least one.
+                Ok(n) if taken == 0 || enc.offset() <= limit => {
+                    records += n;
+                    taken += 1;
+                }
+                _ => {
+                    enc.set_offset(mark);
+                    enc.trim();
+                    break;
+                }
+            }
+        }
+    }
+    out[2] |= 0x04;
+    out[4..6].copy_from_slice(&u16::from(question.is_some()).to_be_bytes());
+    out[6..8].copy_from_slice(&records.to_be_bytes());
+    taken
+}
+
 /// A response with no records: an error rcode, the question echoed when there is one.
 pub fn encode_error(
     out: &mut Vec<u8>,

@@ -1,10 +1,126 @@
-//! Zone transfers (AXFR, IXFR). Not offered yet: REFUSED (RFC 5936 §4.2 allows it), with
-//! the query's EDNS and an Extended DNS Error saying why.
+//! Zone transfers out (AXFR, RFC 5936; IXFR, RFC 1995): the zone as a client with no
+//! known location gets it now — plain records as written, and for each policy name the
+//! sets it can answer with (`select::every_leaf`) — as many messages over TCP as it
+//! takes, to addresses that `[transfer] allow` lists. An IXFR gets the whole zone,
+//! which RFC 1995 §4 allows when no difference is at hand.
 
-use super::{Asked, Handled, Sink};
-use crate::dns::wire::RCODE_REFUSED;
+use std::borrow::Cow;
 
-pub(super) fn answer(asked: &Asked<'_, '_>, sink: &mut impl Sink) -> Handled {
-    // RFC 8914 §4.19: Prohibited.
-    asked.declined(sink, RCODE_REFUSED, (18, "zone transfers are not offered"))
+use hickory_proto::rr::{Name, RecordType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
+
+use super::lookup::{leaves_to_rrset, RRsetOut};
+use super::response::{encode_error, encode_transfer_message};
+use super::wire::{RCODE_NOTAUTH, RCODE_REFUSED};
+use super::{Asked, Handled, Sink, Transport};
+use crate::client::{Client, Facts};
+use crate::metrics::Outcome;
+use crate::policy::select;
+use crate::snapshot::Snapshot;
+use crate::zone::name_key;
+
+/// Bytes of records per message: well under 64 KiB, so that a secondary reading a
+/// message at a time keeps up.
+const MESSAGE_ROOM: usize = 16 * 1024;
+/// RFC 8914 §4.19: Prohibited.
+const EDE_PROHIBITED: u16 = 18;
+
+pub(super) fn answer(
+    asked: &Asked<'_, '_>,
+    snapshot: &Snapshot,
+    allow: &[ipnet::IpNet],
+    sink: &mut impl Sink,
+) -> Handled {
+    let req = asked.req;
+    if !allow.iter().any(|n| n.contains(&asked.peer)) {
+        let why = (
+            EDE_PROHIBITED,
+            "zone transfers are not allowed from this address",
+        );
+        return asked.declined(sink, RCODE_REFUSED, why);
+    }
+    if asked.transport == Transport::Udp {
+        // RFC 5936 §4.2: over TCP only; an empty truncated answer sends the client there.
+        let out = sink.next_message();
+        let question = Some((req.qname, req.qtype, req.qclass));
+        encode_error(out, asked.echo, question, 0, asked.edns.reply);
+        out[2] |= 0x02;
+        return Handled {
+            zone: None,
+            qtype: Some(req.qtype),
+            outcome: Outcome::Rcode(0),
+        };
+    }
+    let zone = Name::read(&mut BinDecoder::new(req.qname))
+        .ok()
+        .and_then(|qname| snapshot.zones.find(&name_key(&qname)));
+    let Some((zone_index, _)) = zone else {
+        // Not the apex of a zone served here.
+        return asked.error(sink, RCODE_NOTAUTH);
+    };
+    let sets = zone_view(snapshot, zone_index);
+    let qname = Name::read(&mut BinDecoder::new(req.qname)).expect("read above");
+    let mut rest = &sets[..];
+    let mut first = true;
+    while !rest.is_empty() {
+        let question = first.then_some((&qname, req.qtype, req.qclass));
+        let taken = encode_transfer_message(
+            sink.next_message(),
+            asked.echo,
+            question,
+            rest,
+            MESSAGE_ROOM,
+        );
+        rest = &rest[taken..];
+        first = false;
+    }
+    Handled {
+        zone: Some(zone_index),
+        qtype: Some(req.qtype),
+        outcome: Outcome::Rcode(0),
+    }
+}
+
+/// Every RRset of the zone's transferred view, in transfer order: the SOA, everything
+/// else, the SOA again.
+fn zone_view(snapshot: &Snapshot, zone_index: usize) -> Vec<RRsetOut<'_>> {
+    let zone = &snapshot.zones.zones[zone_index];
+    let policies = &snapshot.policies[zone_index];
+    let choices = &snapshot.choices[zone_index];
+    // A client that matches no location: no GeoIP entry, latency row or CIDR block.
+    let nowhere = Client {
+        addr: std::net::Ipv4Addr::UNSPECIFIED.into(),
+        prefix: 0,
+    };
+    let facts = Facts::new(&snapshot.locator, &policies.cidr_locations, &nowhere);
+    let soa = RRsetOut {
+        owner: zone.origin.clone(),
+        rtype: RecordType::SOA,
+        ttl: zone.soa().ttl,
+        rdatas: Cow::Borrowed(&zone.soa().rdatas),
+    };
+    let mut out = vec![soa.clone()];
+    for node in zone.nodes.values() {
+        for set in node.rrsets.iter().filter(|s| s.rtype != RecordType::SOA) {
+            out.push(RRsetOut {
+                owner: node.name.clone(),
+                rtype: set.rtype,
+                ttl: set.ttl,
+                rdatas: Cow::Borrowed(&set.rdatas),
+            });
+        }
+        for &(rtype, group) in &node.dynamic {
+            let mut leaves = Vec::new();
+            select::every_leaf(
+                &policies.groups,
+                choices,
+                group as usize,
+                &facts,
+                &mut |l| leaves.push(l),
+            );
+            out.extend(leaves_to_rrset(zone, &leaves, rtype, &node.name));
+        }
+    }
+    out.push(soa);
+    out
 }

@@ -352,6 +352,40 @@ pub fn select_each<'p, T: Trace>(
     }
 }
 
+/// Every leaf group `gi` can answer with now, for the client of `cx`: the fixed set,
+/// every set a weighted draw can pick, the first eight of a multivalue pool, the ranked
+/// pick — and through aliases the same below. What a zone transfer carries, where no
+/// draw can be made and no client asks.
+pub fn every_leaf<'p>(
+    groups: &'p [PolicyGroup],
+    choices: &'p ZoneChoices,
+    gi: usize,
+    cx: &dyn Context,
+    emit: &mut impl FnMut(Leaf<'p>),
+) {
+    let (g, c) = (&groups[gi], &choices.groups[gi]);
+    let p = &c.decided;
+    let picks: Vec<usize> = match &p.choice {
+        Choice::Fixed(i) => vec![*i],
+        Choice::Weighted(cum) => cum.iter().map(|&(_, i)| i).collect(),
+        Choice::Subset(pool) => pool.iter().copied().take(MULTIVALUE_MAX).collect(),
+        Choice::Ranked(ranker) => ranked(&g.sets, &c.healthy, *ranker, p.rule, cx)
+            .0
+            .as_slice()
+            .to_vec(),
+    };
+    for pick in picks {
+        match c.alias[pick] {
+            Some(target) => every_leaf(groups, choices, target, cx, emit),
+            None => emit(Leaf {
+                group: gi,
+                set: pick,
+                data: &g.sets[pick].data,
+            }),
+        }
+    }
+}
+
 /// The best-ranked healthy candidate (ties: declaration order); the best-ranked of all
 /// as the last resort. Folded in one pass: nothing is sorted or collected.
 fn ranked(

@@ -349,9 +349,21 @@ pub(crate) fn parse_rdata(
             let texts: Vec<String> = tokens.iter().map(|t| t.raw.clone()).collect();
             parse_ds(&texts)
         }
+        RecordType::CAA => {
+            // RFC 8659 §4.1.1: flags, tag, and a value that may be longer than 255 octets.
+            fields.count(3, 3)?;
+            let flags: u8 = fields.number(0)?;
+            let tag = tokens[1].text();
+            if tag.is_empty() || tag.len() > 15 || !tag.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return Err(format!("bad CAA tag {tag:?}: 1 to 15 letters and digits"));
+            }
+            let mut wire = vec![flags, tag.len() as u8];
+            wire.extend_from_slice(tag.as_bytes());
+            wire.extend(text::unescape(&tokens[2].raw)?);
+            Ok(unknown(RecordType::CAA, wire))
+        }
         RecordType::A
         | RecordType::AAAA
-        | RecordType::CAA
         | RecordType::SSHFP
         | RecordType::TLSA
         | RecordType::OPENPGPKEY
@@ -545,7 +557,7 @@ fn unknown(code: RecordType, wire: Vec<u8>) -> RData {
 fn min_tokens(t: RecordType) -> usize {
     match t {
         RecordType::TLSA | RecordType::SMIMEA | RecordType::CERT => 4,
-        RecordType::SSHFP | RecordType::CAA => 3,
+        RecordType::SSHFP => 3,
         _ => 1,
     }
 }

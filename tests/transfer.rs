@@ -1,0 +1,236 @@
+//! Zone transfers out: AXFR of the view a client with no known location gets now, to
+//! the addresses `[transfer] allow` lists, in as many messages as the zone needs; and a
+//! real secondary (NSD) that serves what it transferred.
+
+mod common;
+use std::process::Command;
+
+use common::{forced_check, zone, Server};
+
+const ALLOW: &str = "\n[transfer]\nallow = [\"127.0.0.1\"]\n";
+const REGIONS: &str = "\n[[region]]\nid = \"eu\"\nlocation = { lat = 53.3, lon = -6.3 }\n\n[[region]]\nid = \"us\"\nlocation = { lat = 38.9, lon = -77.0 }\n";
+
+const ZONE: &str = "www A 192.0.2.80\nalias CNAME www";
+
+fn set(name: &str, id: &str, policy: &str, value: &str, check: Option<&str>) -> String {
+    let check = check.map_or(String::new(), |c| format!("health_check = \"{c}\"\n"));
+    format!("[[record]]\nname = \"{name}\"\ntype = \"A\"\nttl = 60\nset_id = \"{id}\"\n{policy}\nvalues = [\"{value}\"]\n{check}")
+}
+
+/// Failover with the primary down, weighted, latency, IP-based and multivalue over ten.
+fn policies() -> String {
+    let mut p = forced_check("down", false) + &forced_check("up", true);
+    p += "[[cidr_location]]\nname = \"office\"\nnetworks = [\"198.51.100.0/24\"]\n";
+    p += &set(
+        "fo",
+        "p",
+        "failover = \"primary\"",
+        "192.0.2.1",
+        Some("down"),
+    );
+    p += &set(
+        "fo",
+        "s",
+        "failover = \"secondary\"",
+        "192.0.2.2",
+        Some("up"),
+    );
+    p += &set("w", "a", "weight = 3", "192.0.2.11", None);
+    p += &set("w", "b", "weight = 1", "192.0.2.12", None);
+    p += &set("w", "z", "weight = 0", "192.0.2.13", None);
+    p += &set("lat", "eu", "region = \"eu\"", "192.0.2.21", Some("down"));
+    p += &set("lat", "us", "region = \"us\"", "192.0.2.22", None);
+    p += &set(
+        "ip",
+        "office",
+        "cidr = { location = \"office\" }",
+        "192.0.2.31",
+        None,
+    );
+    p += &set(
+        "ip",
+        "rest",
+        "cidr = { location = \"*\" }",
+        "192.0.2.32",
+        None,
+    );
+    for i in 0..10 {
+        p += &set(
+            "mv",
+            &format!("m{i}"),
+            "multivalue = true",
+            &format!("192.0.2.{}", 40 + i),
+            None,
+        );
+    }
+    p
+}
+
+fn server(extra: &str) -> Server {
+    Server::start(
+        &[
+            ("example.com.zone", &zone("example.com", ZONE)),
+            ("example.com.toml", &policies()),
+        ],
+        &format!("{extra}{REGIONS}"),
+    )
+}
+
+/// The records of an AXFR by dig, as sorted `name ttl type data` lines, and how many
+/// messages carried them.
+fn axfr(s: &Server, zone: &str) -> (Vec<String>, usize) {
+    let d = s.dig(&format!("{zone} AXFR"));
+    // dig prints a transfer's records without section headers.
+    let mut lines: Vec<String> = d
+        .raw
+        .lines()
+        .filter(|l| !l.starts_with(';') && !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            format!("{} {} {} {}", f[0], f[1], f[3], f[4..].join(" "))
+        })
+        .collect();
+    lines.sort();
+    let messages = d
+        .raw
+        .lines()
+        .find_map(|l| l.split("messages ").nth(1))
+        .and_then(|n| n.split(',').next()?.trim().parse().ok())
+        .unwrap_or(0);
+    (lines, messages)
+}
+
+#[test]
+fn axfr_carries_the_view_of_a_client_with_no_known_location() {
+    let s = server(ALLOW);
+    let (lines, _) = axfr(&s, "example.com");
+    let a = |name: &str, ttl: u32, addr: &str| format!("{name}.example.com. {ttl} A {addr}");
+    for want in [
+        a("www", 300, "192.0.2.80"),
+        // The secondary: the primary's check is down.
+        a("fo", 60, "192.0.2.2"),
+        // Every set a draw can pick; never the zero weight.
+        a("w", 60, "192.0.2.11"),
+        a("w", 60, "192.0.2.12"),
+        // Latency with no location: the first healthy region.
+        a("lat", 60, "192.0.2.22"),
+        // IP-based: the default location.
+        a("ip", 60, "192.0.2.32"),
+    ] {
+        assert!(lines.contains(&want), "{want} missing from {lines:#?}");
+    }
+    for unwanted in [
+        a("fo", 60, "192.0.2.1"),
+        a("w", 60, "192.0.2.13"),
+        a("ip", 60, "192.0.2.31"),
+    ] {
+        assert!(!lines.contains(&unwanted), "{unwanted} in {lines:#?}");
+    }
+    let multivalue = lines.iter().filter(|l| l.starts_with("mv.")).count();
+    assert_eq!(multivalue, 8, "up to eight multivalue sets: {lines:#?}");
+    // The SOA opens and closes the transfer.
+    let soas = lines.iter().filter(|l| l.contains(" SOA ")).count();
+    assert_eq!(soas, 2, "{lines:#?}");
+}
+
+#[test]
+fn axfr_is_refused_outside_allow_and_for_names_that_are_not_a_zone() {
+    let s = server("");
+    let mut tcp = common::tcp_connect(s.addr());
+    common::tcp_send(&mut tcp, &common::query(7, "example.com", 252, true));
+    let r = common::tcp_recv(&mut tcp).expect("an answer");
+    assert_eq!(r[3] & 0x0f, 5, "REFUSED without [transfer] allow");
+    assert!(
+        r.windows(6).any(|w| w[..2] == [0, 15] && w[4..] == [0, 18]),
+        "EDE 18: {r:?}"
+    );
+
+    let s = server(ALLOW);
+    let mut tcp = common::tcp_connect(s.addr());
+    common::tcp_send(&mut tcp, &common::query(8, "www.example.com", 252, false));
+    let r = common::tcp_recv(&mut tcp).expect("an answer");
+    assert_eq!(
+        r[3] & 0x0f,
+        9,
+        "NOTAUTH for a name that is not a zone's apex"
+    );
+    // Over UDP: truncated, to send the client to TCP.
+    let r = s
+        .udp(&common::query(9, "example.com", 252, false))
+        .expect("an answer");
+    assert_eq!(r[2] & 0x02, 0x02, "TC over UDP");
+}
+
+#[test]
+fn a_large_zone_goes_in_several_messages() {
+    let records: String = (0..3000)
+        .map(|i| format!("host{i} A 192.0.{}.{}\n", i / 256, i % 256))
+        .collect();
+    let s = Server::start(
+        &[("example.com.zone", &zone("example.com", &records))],
+        ALLOW,
+    );
+    let (lines, messages) = axfr(&s, "example.com");
+    assert_eq!(lines.iter().filter(|l| l.starts_with("host")).count(), 3000);
+    assert!(messages > 1, "{messages} messages");
+}
+
+/// NSD, a standard secondary, transfers the zone from hadns and answers from its copy
+/// as hadns does. Needs root (a network namespace of its own) and nsd.
+#[test]
+fn nsd_as_a_secondary_serves_the_transferred_view() {
+    let has_nsd = Command::new("nsd").arg("-h").output().is_ok();
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if !(has_nsd && root) {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run this: needs root and nsd"
+        );
+        eprintln!("skipped: needs root and nsd");
+        return;
+    }
+    // SAFETY: unshare only changes this thread's namespaces.
+    assert_eq!(unsafe { libc::unshare(libc::CLONE_NEWNET) }, 0);
+    assert!(Command::new("ip")
+        .args(["link", "set", "lo", "up"])
+        .status()
+        .is_ok_and(|s| s.success()));
+    let hadns = server(ALLOW);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let conf = format!(
+        "server:\n  ip-address: 127.0.0.2\n  port: 53\n  username: \"\"\n  chroot: \"\"\n  \
+         pidfile: \"{d}/nsd.pid\"\n  database: \"\"\n  zonelistfile: \"{d}/zone.list\"\n  \
+         xfrdfile: \"{d}/xfrd.state\"\n  xfrdir: \"{d}\"\n  zonesdir: \"{d}\"\n  \
+         logfile: \"{d}/nsd.log\"\nremote-control:\n  control-enable: no\n\
+         zone:\n  name: example.com\n  zonefile: \"example.com.zone\"\n  \
+         request-xfr: AXFR 127.0.0.1@{} NOKEY\n  allow-notify: 127.0.0.1 NOKEY\n",
+        hadns.port
+    );
+    std::fs::write(dir.path().join("nsd.conf"), conf).unwrap();
+    let mut nsd = Command::new("nsd")
+        .arg("-d")
+        .arg("-c")
+        .arg(dir.path().join("nsd.conf"))
+        .spawn()
+        .expect("nsd starts");
+    let ask = |server: &str, port: u16, name: &str| {
+        common::dig_at(server, port, &format!("{name}.example.com A")).answer_data("A")
+    };
+    common::wait_for("NSD to transfer the zone", || {
+        !ask("127.0.0.2", 53, "www").is_empty()
+    });
+    for name in ["www", "fo", "lat", "ip"] {
+        assert_eq!(
+            ask("127.0.0.2", 53, name),
+            ask("127.0.0.1", hadns.port, name),
+            "{name}"
+        );
+    }
+    assert_eq!(ask("127.0.0.2", 53, "w"), ["192.0.2.11", "192.0.2.12"]);
+    let _ = nsd.kill();
+    let _ = nsd.wait();
+}
