@@ -43,49 +43,6 @@ const DELIBERATE: &[Deliberate] = &[Deliberate {
     },
 }];
 
-/// Skips (outside CI) unless root with NSD and Knot installed.
-fn can_run() -> bool {
-    let has = |bin: &str| {
-        Command::new(bin)
-            .arg("-h")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok()
-    };
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    if root && has("nsd") && has("knotd") {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI must run the differential test: needs root, nsd and knotd"
-    );
-    eprintln!("skipped: the differential test needs root, nsd and knotd");
-    false
-}
-
-/// Moves this test's thread into a network namespace of its own, with loopback up:
-/// the servers it starts inherit it.
-fn private_network() {
-    // SAFETY: unshare only changes this thread's namespaces.
-    let rc = unsafe { libc::unshare(libc::CLONE_NEWNET) };
-    assert_eq!(
-        rc,
-        0,
-        "unshare(CLONE_NEWNET): {}",
-        std::io::Error::last_os_error()
-    );
-    let ok = Command::new("ip")
-        .args(["link", "set", "lo", "up"])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "ip link set lo up");
-}
-
 struct Servers {
     _dir: tempfile::TempDir,
     children: Vec<Child>,
@@ -434,10 +391,11 @@ fn questions() -> Vec<Asked> {
 
 #[test]
 fn hadns_answers_as_nsd_and_knot_agree() {
-    if !can_run() {
+    let ready = common::is_root() && common::installed("nsd") && common::installed("knotd");
+    if !common::can_run("root, nsd and knotd", ready) {
         return;
     }
-    private_network();
+    common::private_network();
     let _servers = start_servers();
     let questions = questions();
     let (mut agreed, mut compared) = (0, 0);
@@ -490,13 +448,8 @@ fn hadns_answers_as_nsd_and_knot_agree() {
 /// by `hadns check`. Each case is a few records added to a valid zone.
 #[test]
 fn hadns_accepts_and_refuses_zone_files_as_nsd_and_knot_agree() {
-    let has = |bin: &str| Command::new(bin).arg("-h").output().is_ok();
-    if !(has("nsd-checkzone") && has("knotc")) {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must run the differential test: needs nsd-checkzone and knotc"
-        );
-        eprintln!("skipped: needs nsd-checkzone and knotc");
+    let ready = common::installed("nsd-checkzone") && common::installed("knotc");
+    if !common::can_run("nsd-checkzone and knotc", ready) {
         return;
     }
     let cases: &[(&str, &str)] = &[

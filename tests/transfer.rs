@@ -179,25 +179,13 @@ fn a_large_zone_goes_in_several_messages() {
 /// as hadns does. Needs root (a network namespace of its own) and nsd.
 #[test]
 fn nsd_as_a_secondary_serves_the_transferred_view() {
-    let has_nsd = Command::new("nsd").arg("-h").output().is_ok();
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    if !(has_nsd && root) {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must run this: needs root and nsd"
-        );
-        eprintln!("skipped: needs root and nsd");
+    if !common::can_run(
+        "root and nsd",
+        common::is_root() && common::installed("nsd"),
+    ) {
         return;
     }
-    // SAFETY: unshare only changes this thread's namespaces.
-    assert_eq!(unsafe { libc::unshare(libc::CLONE_NEWNET) }, 0);
-    assert!(Command::new("ip")
-        .args(["link", "set", "lo", "up"])
-        .status()
-        .is_ok_and(|s| s.success()));
+    common::private_network();
     let hadns = server(ALLOW);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display();

@@ -446,56 +446,51 @@ fn joined(rtype: RecordType, texts: &[&str]) -> String {
     }
     let mut fields: Vec<String> = texts[..fixed].iter().map(|s| s.to_string()).collect();
     if rtype == RecordType::CERT {
-        fields[0] = cert_type(texts[0]);
-        fields[2] = dnssec_algorithm(texts[2]);
+        fields[0] = number_of(texts[0], &CERT_TYPES);
+        fields[2] = number_of(texts[2], &DNSSEC_ALGORITHMS);
     }
     fields.push(texts[fixed..].concat());
     fields.join(" ")
 }
 
-/// RFC 4398 §2.1 certificate type mnemonics, as numbers.
-fn cert_type(t: &str) -> String {
-    const TYPES: [(&str, u16); 9] = [
-        ("PKIX", 1),
-        ("SPKI", 2),
-        ("PGP", 3),
-        ("IPKIX", 4),
-        ("ISPKI", 5),
-        ("IPGP", 6),
-        ("ACPKIX", 7),
-        ("IACPKIX", 8),
-        ("URI", 253),
-    ];
-    let upper = t.to_ascii_uppercase();
-    match TYPES.iter().find(|(m, _)| *m == upper) {
-        Some((_, n)) => n.to_string(),
-        None if upper == "OID" => "254".into(),
-        None => t.to_string(),
-    }
-}
+/// RFC 4398 §2.1 certificate type mnemonics.
+const CERT_TYPES: [(&str, u8); 10] = [
+    ("PKIX", 1),
+    ("SPKI", 2),
+    ("PGP", 3),
+    ("IPKIX", 4),
+    ("ISPKI", 5),
+    ("IPGP", 6),
+    ("ACPKIX", 7),
+    ("IACPKIX", 8),
+    ("URI", 253),
+    ("OID", 254),
+];
 
-/// DNSSEC algorithm mnemonics (RFC 4398 §2.2 lets CERT use them), as numbers.
-fn dnssec_algorithm(t: &str) -> String {
-    const ALGORITHMS: [(&str, u8); 13] = [
-        ("RSAMD5", 1),
-        ("DH", 2),
-        ("DSA", 3),
-        ("RSASHA1", 5),
-        ("DSA-NSEC3-SHA1", 6),
-        ("RSASHA1-NSEC3-SHA1", 7),
-        ("RSASHA256", 8),
-        ("RSASHA512", 10),
-        ("ECC-GOST", 12),
-        ("ECDSAP256SHA256", 13),
-        ("ECDSAP384SHA384", 14),
-        ("ED25519", 15),
-        ("ED448", 16),
-    ];
+/// DNSSEC algorithm mnemonics, which RFC 4398 §2.2 lets CERT use.
+const DNSSEC_ALGORITHMS: [(&str, u8); 13] = [
+    ("RSAMD5", 1),
+    ("DH", 2),
+    ("DSA", 3),
+    ("RSASHA1", 5),
+    ("DSA-NSEC3-SHA1", 6),
+    ("RSASHA1-NSEC3-SHA1", 7),
+    ("RSASHA256", 8),
+    ("RSASHA512", 10),
+    ("ECC-GOST", 12),
+    ("ECDSAP256SHA256", 13),
+    ("ECDSAP384SHA384", 14),
+    ("ED25519", 15),
+    ("ED448", 16),
+];
+
+/// A mnemonic of `table` as its number; anything else as written.
+fn number_of(t: &str, table: &[(&str, u8)]) -> String {
     let upper = t.to_ascii_uppercase();
-    match ALGORITHMS.iter().find(|(m, _)| *m == upper) {
-        Some((_, n)) => n.to_string(),
-        None => t.to_string(),
-    }
+    table
+        .iter()
+        .find(|(m, _)| *m == upper)
+        .map_or_else(|| t.to_string(), |(_, n)| n.to_string())
 }
 
 /// RFC 3597 §5: `\# <length> <hex…>`, for any type. Known types are decoded (and so

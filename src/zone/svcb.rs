@@ -141,30 +141,27 @@ fn value_wire(code: u16, key: &str, value: Option<&str>) -> Result<Vec<u8>, Stri
                 .map_err(|_| format!("bad port {:?}", ascii(&v)))?;
             port.to_be_bytes().to_vec()
         }
-        4 => {
-            let mut wire = Vec::new();
-            for a in list()? {
-                let a: Ipv4Addr = ascii(&a)
-                    .parse()
-                    .map_err(|_| format!("bad ipv4hint {:?}", ascii(&a)))?;
-                wire.extend(a.octets());
-            }
-            wire
-        }
-        6 => {
-            let mut wire = Vec::new();
-            for a in list()? {
-                let a: Ipv6Addr = ascii(&a)
-                    .parse()
-                    .map_err(|_| format!("bad ipv6hint {:?}", ascii(&a)))?;
-                wire.extend(a.octets());
-            }
-            wire
-        }
+        4 => hints(key, list()?, |a: Ipv4Addr| a.octets().to_vec())?,
+        6 => hints(key, list()?, |a: Ipv6Addr| a.octets().to_vec())?,
         5 => base64(&ascii(&text::unescape(needed()?)?))
             .ok_or_else(|| format!("bad {key}: expected base64"))?,
         _ => text::unescape(value.unwrap_or(""))?,
     })
+}
+
+/// An ipv4hint or ipv6hint list, each address in its wire form.
+fn hints<A: std::str::FromStr>(
+    key: &str,
+    items: Vec<Vec<u8>>,
+    octets: impl Fn(A) -> Vec<u8>,
+) -> Result<Vec<u8>, String> {
+    let mut wire = Vec::new();
+    for item in items {
+        let text = String::from_utf8_lossy(&item);
+        let a: A = text.parse().map_err(|_| format!("bad {key} {text:?}"))?;
+        wire.extend(octets(a));
+    }
+    Ok(wire)
 }
 
 /// A value-list (RFC 9460 Appendix A.1): the value is first a character-string (its

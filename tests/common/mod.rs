@@ -592,6 +592,55 @@ pub fn forced_check(id: &str, healthy: bool) -> String {
     )
 }
 
+/// True when the test may use what it names (root, installed programs); otherwise it
+/// says it is skipped, and under CI, where everything must run, it fails instead.
+pub fn can_run(what: &str, ok: bool) -> bool {
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run this test: it needs {what}"
+        );
+        eprintln!("skipped: needs {what}");
+    }
+    ok
+}
+
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Whether `program` runs here.
+pub fn installed(program: &str) -> bool {
+    Command::new(program)
+        .arg("-h")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+/// Moves the calling test's thread into a network namespace of its own, with loopback
+/// up: the servers it starts from then on are alone there, on any 127.0.0.0/8 address
+/// and port they like. Needs root.
+pub fn private_network() {
+    // SAFETY: unshare only changes the calling thread's namespaces.
+    let rc = unsafe { libc::unshare(libc::CLONE_NEWNET) };
+    assert_eq!(
+        rc,
+        0,
+        "unshare(CLONE_NEWNET): {}",
+        std::io::Error::last_os_error()
+    );
+    let up = Command::new("ip")
+        .args(["link", "set", "lo", "up"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(up, "ip link set lo up");
+}
+
 /// A small valid zone file for `origin` with the given extra records.
 pub fn zone(origin: &str, body: &str) -> String {
     format!(
