@@ -43,6 +43,16 @@ pub struct TransferConfig {
     /// Who may transfer the zones; everyone else gets REFUSED. Empty: no one.
     #[serde(default, deserialize_with = "networks")]
     pub allow: Vec<ipnet::IpNet>,
+    /// Secondaries sent a NOTIFY on every change of a zone.
+    #[serde(default)]
+    pub notify: Vec<std::net::SocketAddr>,
+}
+
+impl TransferConfig {
+    /// Whether any secondary is served: then serials move with every change.
+    pub fn is_on(&self) -> bool {
+        !self.allow.is_empty() || !self.notify.is_empty()
+    }
 }
 
 /// The HTTP listener: health and status API, metrics.

@@ -21,6 +21,7 @@
 //!   transfer, notify, chaos) → lookup / cache → response.
 //! - `server`      — sockets: UDP workers, TCP, the bounded accept loop.
 //! - `http`        — the HTTP API: metrics, health checks, overrides, explain, reload.
+//! - `secondaries` — for zone transfers: serials that move with every change, NOTIFY.
 //! - `reload`      — SIGHUP, file changes and the API: load again and swap in.
 //! - `metrics`     — metric names and the Prometheus exporter; a leaf the others call.
 //! - `systemd`     — sd_notify.
@@ -37,6 +38,7 @@ pub mod load;
 pub mod metrics;
 pub mod policy;
 pub mod reload;
+pub mod secondaries;
 pub mod server;
 pub mod snapshot;
 pub mod systemd;

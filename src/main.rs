@@ -12,6 +12,7 @@ use hadns::http::{self, Api};
 use hadns::load::{load, Content};
 use hadns::metrics::Exporter;
 use hadns::reload::{self, Reloader};
+use hadns::secondaries::Secondaries;
 use hadns::server::{self, DnsService};
 use hadns::snapshot::{self, Live, Snapshot};
 use hadns::systemd;
@@ -211,6 +212,13 @@ fn run(
         // must not flap at start.
         engine.start();
         engine.configure(checks).await;
+        if config.transfer.is_on() {
+            live.decide_serials_by(Box::new(Secondaries::new(
+                config.health.state_file.with_file_name("serials.json"),
+                config.transfer.notify.clone(),
+                &config.server.listen,
+            )));
+        }
         live.swap(None, || engine.table());
         tokio::spawn(snapshot::follow_health(live.clone(), engine.clone()));
 

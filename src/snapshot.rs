@@ -2,20 +2,26 @@
 //! health decided for its policies, swapped whole (arc-swap) by [`Live`] on every reload
 //! and every health change. Queries in flight keep the snapshot they started with.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use arc_swap::ArcSwap;
+use hickory_proto::rr::RData;
 
 use crate::health::{Engine, HealthTable};
 use crate::load::Content;
 use crate::policy::select::ZoneChoices;
+use crate::zone::RRset;
 
-/// The content, and per zone what health decided for its policy groups. Immutable.
+/// The content, and per zone what health decided for its policy groups and the SOA it
+/// serves. Immutable.
 #[derive(Debug, Default)]
 pub struct Snapshot {
     pub content: Arc<Content>,
     /// Indexed like `content.zones.zones`.
     pub choices: Vec<ZoneChoices>,
+    /// Each zone's SOA as served: the file's, with the serial of [`Serials`] when zone
+    /// transfers need one of their own.
+    soas: Vec<RRset>,
 }
 
 impl Snapshot {
@@ -25,8 +31,46 @@ impl Snapshot {
             .iter()
             .map(|p| ZoneChoices::new(&p.groups, |check| health.healthy(check)))
             .collect();
-        Snapshot { content, choices }
+        let soas = content
+            .zones
+            .zones
+            .iter()
+            .map(|z| z.soa().clone())
+            .collect();
+        Snapshot {
+            content,
+            choices,
+            soas,
+        }
     }
+
+    /// The SOA zone `zone` serves.
+    pub fn soa(&self, zone: usize) -> &RRset {
+        &self.soas[zone]
+    }
+
+    /// The serial zone `zone` serves.
+    pub fn serial(&self, zone: usize) -> u32 {
+        match self.soas[zone].rdatas.first() {
+            Some(RData::SOA(soa)) => soa.serial,
+            _ => 0,
+        }
+    }
+
+    /// Serves these serials, one per zone.
+    fn set_serials(&mut self, serials: &[u32]) {
+        for (set, &serial) in self.soas.iter_mut().zip(serials) {
+            if let Some(RData::SOA(soa)) = set.rdatas.first_mut() {
+                soa.serial = serial;
+            }
+        }
+    }
+}
+
+/// Decides the serial each zone of a new snapshot serves: zone transfers need one that
+/// moves forward whenever what a secondary would transfer changes.
+pub trait Serials: Send + Sync {
+    fn serials(&self, next: &Snapshot) -> Vec<u32>;
 }
 
 impl std::ops::Deref for Snapshot {
@@ -41,6 +85,7 @@ pub struct Live {
     current: ArcSwap<Snapshot>,
     /// Makes swaps one at a time, so none undoes a newer one.
     swapping: Mutex<()>,
+    serials: OnceLock<Box<dyn Serials>>,
 }
 
 impl Live {
@@ -48,7 +93,13 @@ impl Live {
         Arc::new(Live {
             current: ArcSwap::from_pointee(snapshot),
             swapping: Mutex::new(()),
+            serials: OnceLock::new(),
         })
+    }
+
+    /// From the next swap on, every snapshot serves the serials `serials` decides.
+    pub fn decide_serials_by(&self, serials: Box<dyn Serials>) {
+        let _ = self.serials.set(serials);
     }
 
     /// The snapshot to answer from now.
@@ -61,8 +112,12 @@ impl Live {
     pub fn swap(&self, content: Option<Arc<Content>>, health: impl FnOnce() -> HealthTable) {
         let _one_at_a_time = self.swapping.lock().unwrap_or_else(|p| p.into_inner());
         let content = content.unwrap_or_else(|| self.current.load().content.clone());
-        self.current
-            .store(Arc::new(Snapshot::new(content, &health())));
+        let mut next = Snapshot::new(content, &health());
+        if let Some(serials) = self.serials.get() {
+            let decided = serials.serials(&next);
+            next.set_serials(&decided);
+        }
+        self.current.store(Arc::new(next));
     }
 }
 

@@ -222,3 +222,84 @@ fn nsd_as_a_secondary_serves_the_transferred_view() {
     let _ = nsd.kill();
     let _ = nsd.wait();
 }
+
+fn failover(primary_up: bool) -> String {
+    forced_check("p", primary_up)
+        + &set("fo", "p", "failover = \"primary\"", "192.0.2.1", Some("p"))
+        + &set("fo", "s", "failover = \"secondary\"", "192.0.2.2", None)
+}
+
+fn soa_serial(server: &str, port: u16) -> u32 {
+    let d = common::dig_at(server, port, "example.com SOA");
+    let soa = d.answer_data("SOA");
+    let serial = soa
+        .first()
+        .and_then(|s| s.split_whitespace().nth(2)?.parse().ok());
+    serial.unwrap_or_else(|| panic!("no SOA serial from {server}: {}", d.raw))
+}
+
+/// A change of what a secondary would transfer moves the serial forward and reaches
+/// NSD by NOTIFY; a restart with the same view keeps the serial, never going back.
+#[test]
+fn nsd_follows_a_failover_by_notify_and_the_serial_only_moves_forward() {
+    if !common::can_run(
+        "root and nsd",
+        common::is_root() && common::installed("nsd"),
+    ) {
+        return;
+    }
+    common::private_network();
+    let mut hadns = Server::start(
+        &[
+            ("example.com.zone", &zone("example.com", ZONE)),
+            ("example.com.toml", &failover(true)),
+        ],
+        "\n[transfer]\nallow = [\"127.0.0.0/8\"]\nnotify = [\"127.0.0.2:53\"]\n",
+    );
+    let first = soa_serial("127.0.0.1", hadns.port);
+    assert_eq!(first, 1, "the file's serial to start with");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let conf = format!(
+        "server:\n  ip-address: 127.0.0.2\n  port: 53\n  username: \"\"\n  chroot: \"\"\n  \
+         pidfile: \"{d}/nsd.pid\"\n  database: \"\"\n  zonelistfile: \"{d}/zone.list\"\n  \
+         xfrdfile: \"{d}/xfrd.state\"\n  xfrdir: \"{d}\"\n  zonesdir: \"{d}\"\n  \
+         logfile: \"{d}/nsd.log\"\nremote-control:\n  control-enable: no\n\
+         zone:\n  name: example.com\n  zonefile: \"example.com.zone\"\n  \
+         request-xfr: 127.0.0.1@{} NOKEY\n  allow-notify: 127.0.0.1 NOKEY\n",
+        hadns.port
+    );
+    std::fs::write(dir.path().join("nsd.conf"), conf).unwrap();
+    let mut nsd = Command::new("nsd")
+        .arg("-d")
+        .arg("-c")
+        .arg(dir.path().join("nsd.conf"))
+        .spawn()
+        .expect("nsd starts");
+    let fo =
+        |server: &str, port: u16| common::dig_at(server, port, "fo.example.com A").answer_data("A");
+    common::wait_for("NSD to transfer the zone", || {
+        fo("127.0.0.2", 53) == ["192.0.2.1"]
+    });
+
+    // The primary goes down (a reload): hadns moves, then NSD, told by NOTIFY.
+    std::fs::write(hadns.zone_path("example.com.toml"), failover(false)).unwrap();
+    common::wait_for("hadns to fail over", || {
+        fo("127.0.0.1", hadns.port) == ["192.0.2.2"]
+    });
+    let moved = std::time::Instant::now();
+    common::wait_for("NSD to follow", || fo("127.0.0.2", 53) == ["192.0.2.2"]);
+    println!("NSD followed {:?} after hadns", moved.elapsed());
+    let second = soa_serial("127.0.0.1", hadns.port);
+    assert!(
+        second > first,
+        "the serial moved forward: {first} → {second}"
+    );
+    assert_eq!(soa_serial("127.0.0.2", 53), second);
+
+    // Restarted with the same view: the same serial, not the file's.
+    hadns.restart();
+    assert_eq!(soa_serial("127.0.0.1", hadns.port), second);
+    let _ = nsd.kill();
+    let _ = nsd.wait();
+}

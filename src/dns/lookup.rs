@@ -296,7 +296,7 @@ impl<'z, T: Trace> Step<'z, '_, T> {
             }
             Landing::NxDomain => {
                 ans.rcode = Rcode::NxDomain;
-                add_soa(zone, ans);
+                add_soa(self.data, self.zone_index, ans);
                 None
             }
             Landing::Node(node) => {
@@ -306,10 +306,17 @@ impl<'z, T: Trace> Step<'z, '_, T> {
                     } else {
                         &node.rrsets[..]
                     };
-                    ans.answer
-                        .extend(sets.iter().map(|s| RRsetOut::borrowed(name.clone(), s)));
+                    let data = self.data;
+                    let served = |s: &'z RRset| match s.rtype {
+                        RecordType::SOA => data.soa(self.zone_index),
+                        _ => s,
+                    };
+                    ans.answer.extend(
+                        sets.iter()
+                            .map(|s| RRsetOut::borrowed(name.clone(), served(s))),
+                    );
                     if sets.is_empty() {
-                        add_soa(zone, ans);
+                        add_soa(self.data, self.zone_index, ans);
                     }
                     return None;
                 }
@@ -328,7 +335,7 @@ impl<'z, T: Trace> Step<'z, '_, T> {
                     ans.answer.push(cname);
                     return next;
                 }
-                add_soa(zone, ans);
+                add_soa(self.data, self.zone_index, ans);
                 None
             }
         }
@@ -343,6 +350,11 @@ impl<'z, T: Trace> Step<'z, '_, T> {
         ans: &mut Answer<'z>,
     ) -> Option<RRsetOut<'z>> {
         if let Some(set) = node.rrset(rtype) {
+            // The SOA as served, its serial perhaps moved on from the file's.
+            let set = match rtype {
+                RecordType::SOA => self.data.soa(self.zone_index),
+                _ => set,
+            };
             return Some(RRsetOut::borrowed(owner.clone(), set));
         }
         let group = node.dynamic(rtype)? as usize;
@@ -443,8 +455,9 @@ fn wildcard<'z>(zone: &'z Zone, encloser: &Node) -> Landing<'z> {
     }
 }
 
-fn add_soa<'z>(zone: &'z Zone, ans: &mut Answer<'z>) {
-    let soa = zone.soa();
+fn add_soa<'z>(data: &'z Snapshot, zone_index: usize, ans: &mut Answer<'z>) {
+    let zone = &data.zones.zones[zone_index];
+    let soa = data.soa(zone_index);
     ans.authority.push(RRsetOut {
         owner: zone.apex().name.clone(),
         rtype: RecordType::SOA,

@@ -14,7 +14,7 @@ mod notify;
 mod query;
 pub mod request;
 pub mod response;
-mod transfer;
+pub mod transfer;
 mod tsig;
 pub mod wire;
 

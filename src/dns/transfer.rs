@@ -83,7 +83,7 @@ pub(super) fn answer(
 
 /// Every RRset of the zone's transferred view, in transfer order: the SOA, everything
 /// else, the SOA again.
-fn zone_view(snapshot: &Snapshot, zone_index: usize) -> Vec<RRsetOut<'_>> {
+pub fn zone_view(snapshot: &Snapshot, zone_index: usize) -> Vec<RRsetOut<'_>> {
     let zone = &snapshot.zones.zones[zone_index];
     let policies = &snapshot.policies[zone_index];
     let choices = &snapshot.choices[zone_index];
@@ -96,8 +96,8 @@ fn zone_view(snapshot: &Snapshot, zone_index: usize) -> Vec<RRsetOut<'_>> {
     let soa = RRsetOut {
         owner: zone.origin.clone(),
         rtype: RecordType::SOA,
-        ttl: zone.soa().ttl,
-        rdatas: Cow::Borrowed(&zone.soa().rdatas),
+        ttl: snapshot.soa(zone_index).ttl,
+        rdatas: Cow::Borrowed(&snapshot.soa(zone_index).rdatas),
     };
     let mut out = vec![soa.clone()];
     for node in zone.nodes.values() {

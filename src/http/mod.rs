@@ -203,7 +203,8 @@ impl Api {
                 .zones
                 .zones
                 .iter()
-                .map(|z| (z.origin.to_string(), z.serial))
+                .enumerate()
+                .map(|(i, z)| (z.origin.to_string(), snapshot.serial(i)))
                 .collect(),
         };
         let mut r = Response::new(Full::new(Bytes::from(self.exporter.render(&gauges))));

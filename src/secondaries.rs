@@ -1,0 +1,206 @@
+//! What standard secondaries are told: the SOA serial each zone serves moves forward on
+//! every change of what they would transfer (a reload or a health change), never below
+//! the file's serial and never backwards, across restarts too (`serials.json` beside
+//! the health state file); and each change is sent to `[transfer] notify` as a NOTIFY
+//! (RFC 1996), from the address hadns serves on, retried until acknowledged.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use hickory_proto::serialize::binary::BinEncodable;
+use serde::{Deserialize, Serialize};
+
+use crate::dns::transfer::zone_view;
+use crate::draw::Draw;
+use crate::snapshot::{Serials, Snapshot};
+use crate::zone::name_key;
+
+/// NOTIFY attempts before giving up on a secondary for one serial.
+const NOTIFY_TRIES: u32 = 5;
+/// The wait for an answer to the first attempt; doubled for each next one.
+const NOTIFY_WAIT: Duration = Duration::from_millis(500);
+
+/// What a zone served last: its serial, the file's serial then, and a hash of the view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Served {
+    serial: u32,
+    file_serial: u32,
+    view: u64,
+}
+
+pub struct Secondaries {
+    state_file: PathBuf,
+    /// By zone origin.
+    served: Mutex<HashMap<String, Served>>,
+    notify: Vec<SocketAddr>,
+    /// Where NOTIFYs come from: the first listen address of each family.
+    sources: Vec<IpAddr>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Secondaries {
+    /// `state_file`: where serials are kept across restarts. Call inside the runtime.
+    pub fn new(state_file: PathBuf, notify: Vec<SocketAddr>, listen: &[SocketAddr]) -> Self {
+        let served = std::fs::read(&state_file)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<BTreeMap<String, Served>>(&b).ok())
+            .map(|m| m.into_iter().collect())
+            .unwrap_or_default();
+        let mut sources: Vec<IpAddr> = Vec::new();
+        for a in listen {
+            if !sources.iter().any(|s| s.is_ipv4() == a.is_ipv4()) {
+                sources.push(a.ip());
+            }
+        }
+        Secondaries {
+            state_file,
+            served: Mutex::new(served),
+            notify,
+            sources,
+            runtime: tokio::runtime::Handle::current(),
+        }
+    }
+
+    fn save(&self, served: &HashMap<String, Served>) {
+        let sorted: BTreeMap<_, _> = served.iter().collect();
+        let bytes = serde_json::to_vec_pretty(&sorted).expect("plain data serializes");
+        let tmp = self.state_file.with_extension("tmp");
+        let written = self
+            .state_file
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&tmp, &bytes))
+            .and_then(|()| std::fs::rename(&tmp, &self.state_file));
+        if let Err(e) = written {
+            tracing::warn!(
+                "cannot save zone serials to {}: {e}",
+                self.state_file.display()
+            );
+        }
+    }
+
+    /// Sends NOTIFY for `zone` at `serial` to every secondary, each until it answers.
+    fn notify(&self, origin: &hickory_proto::rr::Name, serial: u32) {
+        for &target in &self.notify {
+            let Some(&source) = self
+                .sources
+                .iter()
+                .find(|s| s.is_ipv4() == target.is_ipv4())
+            else {
+                tracing::warn!(%target, "no listen address of its family to send NOTIFY from");
+                continue;
+            };
+            let packet = notify_packet(origin, serial);
+            let zone = origin.to_string();
+            self.runtime.spawn(async move {
+                match send_notify(source, target, &packet).await {
+                    Ok(()) => tracing::debug!(zone, serial, %target, "NOTIFY acknowledged"),
+                    Err(e) => tracing::warn!(zone, serial, %target, "NOTIFY not acknowledged: {e}"),
+                }
+            });
+        }
+    }
+}
+
+impl Serials for Secondaries {
+    fn serials(&self, next: &Snapshot) -> Vec<u32> {
+        let mut served = self.served.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = Vec::with_capacity(next.zones.zones.len());
+        let mut changed = false;
+        for (i, zone) in next.zones.zones.iter().enumerate() {
+            let origin = zone.origin.to_string();
+            let view = view_hash(next, i);
+            let now = match served.get(&origin) {
+                Some(last) if last.view == view && last.file_serial == zone.serial => last.clone(),
+                last => {
+                    // Forward from both the file and what was served (RFC 1982 order).
+                    let after_last = last.map(|l| l.serial.wrapping_add(1));
+                    let serial = match after_last {
+                        Some(s) if serial_gt(s, zone.serial) => s,
+                        _ => zone.serial,
+                    };
+                    if last.is_some() {
+                        self.notify(&zone.origin, serial);
+                    }
+                    Served {
+                        serial,
+                        file_serial: zone.serial,
+                        view,
+                    }
+                }
+            };
+            changed |= served.get(&origin) != Some(&now);
+            out.push(now.serial);
+            served.insert(origin, now);
+        }
+        if changed {
+            self.save(&served);
+        }
+        out
+    }
+}
+
+/// RFC 1982: `a` is after `b`.
+fn serial_gt(a: u32, b: u32) -> bool {
+    a != b && a.wrapping_sub(b) < 0x8000_0000
+}
+
+/// A hash of everything a transfer of zone `zone` carries but the SOA.
+fn view_hash(snapshot: &Snapshot, zone: usize) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for set in zone_view(snapshot, zone) {
+        if set.rtype == hickory_proto::rr::RecordType::SOA {
+            continue;
+        }
+        name_key(&set.owner).hash(&mut h);
+        u16::from(set.rtype).hash(&mut h);
+        set.ttl.hash(&mut h);
+        for rdata in set.rdatas.iter() {
+            rdata.to_bytes().unwrap_or_default().hash(&mut h);
+        }
+    }
+    h.finish()
+}
+
+/// A NOTIFY for `origin` (RFC 1996 §3.7): opcode NOTIFY, AA, the SOA question, and the
+/// new serial's SOA is not needed: the secondary asks for it.
+fn notify_packet(origin: &hickory_proto::rr::Name, _serial: u32) -> Vec<u8> {
+    let id = (Draw::from_entropy().next_u64() & 0xffff) as u16;
+    let mut p = id.to_be_bytes().to_vec();
+    p.extend_from_slice(&[4 << 3 | 0x04, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+    p.extend(origin.to_bytes().unwrap_or_else(|_| vec![0]));
+    p.extend_from_slice(&6u16.to_be_bytes()); // SOA
+    p.extend_from_slice(&1u16.to_be_bytes()); // IN
+    p
+}
+
+/// Sends `packet` from `source` to `target` until an answer with its ID comes back.
+async fn send_notify(source: IpAddr, target: SocketAddr, packet: &[u8]) -> Result<(), String> {
+    let socket = tokio::net::UdpSocket::bind(SocketAddr::new(source, 0))
+        .await
+        .map_err(|e| format!("cannot send from {source}: {e}"))?;
+    let mut wait = NOTIFY_WAIT;
+    let mut buf = [0u8; 512];
+    for _ in 0..NOTIFY_TRIES {
+        socket
+            .send_to(packet, target)
+            .await
+            .map_err(|e| e.to_string())?;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await {
+                Ok(Ok((n, from))) if from == target && n >= 12 && buf[..2] == packet[..2] => {
+                    return Ok(());
+                }
+                Ok(_) => continue,
+                Err(_) => break,
+            }
+        }
+        wait *= 2;
+    }
+    Err(format!("no answer after {NOTIFY_TRIES} tries"))
+}
