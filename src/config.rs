@@ -43,8 +43,8 @@ pub struct TransferConfig {
     /// Who may transfer the zones; everyone else gets REFUSED. Empty: no one.
     #[serde(default, deserialize_with = "networks")]
     pub allow: Vec<ipnet::IpNet>,
-    /// Secondaries sent a NOTIFY on every change of a zone.
-    #[serde(default)]
+    /// Secondaries sent a NOTIFY on every change of a zone (port 53 unless given).
+    #[serde(default, deserialize_with = "servers")]
     pub notify: Vec<std::net::SocketAddr>,
 }
 
@@ -199,6 +199,26 @@ fn regions<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Region>, D::Err
         }
         Ok(())
     })
+}
+
+/// Name servers as `address:port`, `[v6]:port`, or an address alone (port 53).
+fn servers<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<SocketAddr>, D::Error> {
+    let texts: Vec<String> = Vec::deserialize(d)?;
+    texts
+        .iter()
+        .map(|t| {
+            t.parse::<SocketAddr>()
+                .or_else(|_| {
+                    t.parse::<std::net::IpAddr>()
+                        .map(|a| SocketAddr::new(a, 53))
+                })
+                .map_err(|_| {
+                    serde::de::Error::custom(format!(
+                        "{t:?} is not an address, or an address and port"
+                    ))
+                })
+        })
+        .collect()
 }
 
 /// Networks as `address/prefix`, or a lone address (a full-length prefix).
