@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -16,9 +17,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::dns::transfer::zone_view;
 use crate::draw::Draw;
-use crate::snapshot::{Serials, Snapshot};
+use crate::snapshot::{Journal, Serials, Snapshot, Version, ViewRecord};
 use crate::zone::name_key;
 
+/// Versions of a zone kept for IXFR.
+const JOURNAL_VERSIONS: usize = 16;
+/// Zones with more records than this are not journaled: an IXFR gets the whole zone.
+const JOURNAL_MAX_RECORDS: usize = 100_000;
 /// NOTIFY attempts before giving up on a secondary for one serial.
 const NOTIFY_TRIES: u32 = 5;
 /// The wait for an answer to the first attempt; doubled for each next one.
@@ -36,6 +41,9 @@ pub struct Secondaries {
     state_file: PathBuf,
     /// By zone origin.
     served: Mutex<HashMap<String, Served>>,
+    journal: Mutex<Journal>,
+    /// Changes decided but not yet in service: announced once they are.
+    pending: Mutex<Vec<(hickory_proto::rr::Name, u32)>>,
     notify: Vec<SocketAddr>,
     /// Where NOTIFYs come from: the first listen address of each family.
     sources: Vec<IpAddr>,
@@ -59,6 +67,8 @@ impl Secondaries {
         Secondaries {
             state_file,
             served: Mutex::new(served),
+            journal: Mutex::new(Journal::default()),
+            pending: Mutex::new(Vec::new()),
             notify,
             sources,
             runtime: tokio::runtime::Handle::current(),
@@ -107,13 +117,15 @@ impl Secondaries {
 }
 
 impl Serials for Secondaries {
-    fn serials(&self, next: &Snapshot) -> Vec<u32> {
+    fn decide(&self, next: &mut Snapshot) {
         let mut served = self.served.lock().unwrap_or_else(|p| p.into_inner());
-        let mut out = Vec::with_capacity(next.zones.zones.len());
+        let mut journal = self.journal.lock().unwrap_or_else(|p| p.into_inner());
+        let mut serials = Vec::with_capacity(next.zones.zones.len());
         let mut changed = false;
         for (i, zone) in next.zones.zones.iter().enumerate() {
             let origin = zone.origin.to_string();
-            let view = view_hash(next, i);
+            let records = view_records(next, i);
+            let view = view_hash(&records);
             let now = match served.get(&origin) {
                 Some(last) if last.view == view && last.file_serial == zone.serial => last.clone(),
                 last => {
@@ -124,7 +136,8 @@ impl Serials for Secondaries {
                         _ => zone.serial,
                     };
                     if last.is_some() {
-                        self.notify(&zone.origin, serial);
+                        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+                        pending.push((zone.origin.clone(), serial));
                     }
                     Served {
                         serial,
@@ -134,36 +147,84 @@ impl Serials for Secondaries {
                 }
             };
             changed |= served.get(&origin) != Some(&now);
-            out.push(now.serial);
+            let versions = journal.by_zone.entry(origin.clone()).or_default();
+            if versions.back().map(|v| v.serial) != Some(now.serial) {
+                if records.len() > JOURNAL_MAX_RECORDS {
+                    versions.clear();
+                } else {
+                    versions.push_back(Version {
+                        serial: now.serial,
+                        records: Arc::new(records),
+                    });
+                    while versions.len() > JOURNAL_VERSIONS {
+                        versions.pop_front();
+                    }
+                }
+            }
+            serials.push(now.serial);
             served.insert(origin, now);
         }
+        // Zones no longer served leave the journal.
+        let origins: Vec<String> = next
+            .zones
+            .zones
+            .iter()
+            .map(|z| z.origin.to_string())
+            .collect();
+        journal.by_zone.retain(|o, _| origins.contains(o));
         if changed {
             self.save(&served);
         }
-        out
+        next.set_serials(&serials);
+        next.journal = journal.clone();
     }
+
+    fn in_service(&self) {
+        let pending = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        for (origin, serial) in pending {
+            self.notify(&origin, serial);
+        }
+    }
+}
+
+/// Everything a transfer of zone `zone` carries but the SOA, one record each, sorted.
+fn view_records(snapshot: &Snapshot, zone: usize) -> Vec<ViewRecord> {
+    let mut out = Vec::new();
+    for set in zone_view(snapshot, zone) {
+        if set.rtype == hickory_proto::rr::RecordType::SOA {
+            continue;
+        }
+        let owner_key = name_key(&set.owner);
+        for rdata in set.rdatas.iter() {
+            let mut key = owner_key.to_vec();
+            key.extend_from_slice(&u16::from(set.rtype).to_be_bytes());
+            key.extend(rdata.to_bytes().unwrap_or_default());
+            out.push(ViewRecord {
+                owner: set.owner.clone(),
+                rtype: set.rtype,
+                ttl: set.ttl,
+                rdata: rdata.clone(),
+                key: key.into(),
+            });
+        }
+    }
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    out
+}
+
+/// A hash of a view: what decides whether the serial moves.
+fn view_hash(records: &[ViewRecord]) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for r in records {
+        r.key.hash(&mut h);
+        r.ttl.hash(&mut h);
+    }
+    h.finish()
 }
 
 /// RFC 1982: `a` is after `b`.
 fn serial_gt(a: u32, b: u32) -> bool {
     a != b && a.wrapping_sub(b) < 0x8000_0000
-}
-
-/// A hash of everything a transfer of zone `zone` carries but the SOA.
-fn view_hash(snapshot: &Snapshot, zone: usize) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    for set in zone_view(snapshot, zone) {
-        if set.rtype == hickory_proto::rr::RecordType::SOA {
-            continue;
-        }
-        name_key(&set.owner).hash(&mut h);
-        u16::from(set.rtype).hash(&mut h);
-        set.ttl.hash(&mut h);
-        for rdata in set.rdatas.iter() {
-            rdata.to_bytes().unwrap_or_default().hash(&mut h);
-        }
-    }
-    h.finish()
 }
 
 /// A NOTIFY for `origin` (RFC 1996 §3.7): opcode NOTIFY, AA, the SOA question, and the

@@ -2,10 +2,11 @@
 //! health decided for its policies, swapped whole (arc-swap) by [`Live`] on every reload
 //! and every health change. Queries in flight keep the snapshot they started with.
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use arc_swap::ArcSwap;
-use hickory_proto::rr::RData;
+use hickory_proto::rr::{Name, RData, RecordType};
 
 use crate::health::{Engine, HealthTable};
 use crate::load::Content;
@@ -22,6 +23,79 @@ pub struct Snapshot {
     /// Each zone's SOA as served: the file's, with the serial of [`Serials`] when zone
     /// transfers need one of their own.
     soas: Vec<RRset>,
+    /// Recent versions of each zone's transferred view, for IXFR.
+    pub journal: Journal,
+}
+
+/// Recent versions of what a transfer carries, by zone origin, oldest first: an IXFR
+/// from one of their serials gets the difference.
+#[derive(Debug, Clone, Default)]
+pub struct Journal {
+    pub by_zone: HashMap<String, VecDeque<Version>>,
+}
+
+/// One version of a zone's transferred view, the SOA left out.
+#[derive(Debug, Clone)]
+pub struct Version {
+    pub serial: u32,
+    /// Sorted by `ViewRecord::sort_key`.
+    pub records: Arc<Vec<ViewRecord>>,
+}
+
+/// One record of a transferred view.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViewRecord {
+    pub owner: Name,
+    pub rtype: RecordType,
+    pub ttl: u32,
+    pub rdata: RData,
+    /// Owner (lowercase wire), type and data bytes: the order versions are compared in.
+    pub key: Box<[u8]>,
+}
+
+impl Journal {
+    /// The records deleted and added since `serial` in zone `origin`, when that version
+    /// is still held; None otherwise.
+    pub fn since(&self, origin: &str, serial: u32) -> Option<(Vec<&ViewRecord>, Vec<&ViewRecord>)> {
+        let versions = self.by_zone.get(origin)?;
+        let old = versions.iter().find(|v| v.serial == serial)?;
+        let new = versions.back()?;
+        let (mut deleted, mut added) = (Vec::new(), Vec::new());
+        let (mut a, mut b) = (old.records.iter().peekable(), new.records.iter().peekable());
+        loop {
+            match (a.peek(), b.peek()) {
+                (None, None) => break,
+                (Some(x), None) => {
+                    deleted.push(*x);
+                    a.next();
+                }
+                (None, Some(y)) => {
+                    added.push(*y);
+                    b.next();
+                }
+                (Some(x), Some(y)) => match x.key.cmp(&y.key) {
+                    std::cmp::Ordering::Less => {
+                        deleted.push(*x);
+                        a.next();
+                    }
+                    std::cmp::Ordering::Greater => {
+                        added.push(*y);
+                        b.next();
+                    }
+                    std::cmp::Ordering::Equal => {
+                        // The same record; a new TTL replaces it.
+                        if x.ttl != y.ttl {
+                            deleted.push(*x);
+                            added.push(*y);
+                        }
+                        a.next();
+                        b.next();
+                    }
+                },
+            }
+        }
+        Some((deleted, added))
+    }
 }
 
 impl Snapshot {
@@ -41,6 +115,7 @@ impl Snapshot {
             content,
             choices,
             soas,
+            journal: Journal::default(),
         }
     }
 
@@ -58,7 +133,7 @@ impl Snapshot {
     }
 
     /// Serves these serials, one per zone.
-    fn set_serials(&mut self, serials: &[u32]) {
+    pub fn set_serials(&mut self, serials: &[u32]) {
         for (set, &serial) in self.soas.iter_mut().zip(serials) {
             if let Some(RData::SOA(soa)) = set.rdatas.first_mut() {
                 soa.serial = serial;
@@ -67,10 +142,14 @@ impl Snapshot {
     }
 }
 
-/// Decides the serial each zone of a new snapshot serves: zone transfers need one that
-/// moves forward whenever what a secondary would transfer changes.
+/// Decides the serial each zone of a new snapshot serves (zone transfers need one that
+/// moves forward whenever what a secondary would transfer changes) and the journal of
+/// versions it answers IXFR from.
 pub trait Serials: Send + Sync {
-    fn serials(&self, next: &Snapshot) -> Vec<u32>;
+    fn decide(&self, next: &mut Snapshot);
+    /// The snapshot last decided is in service: what it changed may now be announced
+    /// (a secondary told earlier would ask before the new serial is served).
+    fn in_service(&self);
 }
 
 impl std::ops::Deref for Snapshot {
@@ -113,11 +192,14 @@ impl Live {
         let _one_at_a_time = self.swapping.lock().unwrap_or_else(|p| p.into_inner());
         let content = content.unwrap_or_else(|| self.current.load().content.clone());
         let mut next = Snapshot::new(content, &health());
-        if let Some(serials) = self.serials.get() {
-            let decided = serials.serials(&next);
-            next.set_serials(&decided);
+        let serials = self.serials.get();
+        if let Some(serials) = serials {
+            serials.decide(&mut next);
         }
         self.current.store(Arc::new(next));
+        if let Some(serials) = serials {
+            serials.in_service();
+        }
     }
 }
 

@@ -288,7 +288,16 @@ fn nsd_follows_a_failover_by_notify_and_the_serial_only_moves_forward() {
         fo("127.0.0.1", hadns.port) == ["192.0.2.2"]
     });
     let moved = std::time::Instant::now();
-    common::wait_for("NSD to follow", || fo("127.0.0.2", 53) == ["192.0.2.2"]);
+    let log = || std::fs::read_to_string(dir.path().join("nsd.log")).unwrap_or_default();
+    let start = std::time::Instant::now();
+    while fo("127.0.0.2", 53) != ["192.0.2.2"] {
+        assert!(
+            start.elapsed() < common::DEADLINE,
+            "NSD did not follow:\n{}",
+            log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     println!("NSD followed {:?} after hadns", moved.elapsed());
     let second = soa_serial("127.0.0.1", hadns.port);
     assert!(
@@ -302,4 +311,59 @@ fn nsd_follows_a_failover_by_notify_and_the_serial_only_moves_forward() {
     assert_eq!(soa_serial("127.0.0.1", hadns.port), second);
     let _ = nsd.kill();
     let _ = nsd.wait();
+}
+
+/// An IXFR from the serial before a change carries only the change (RFC 1995 §4); from
+/// the current serial, the SOA alone; from an unknown one, the whole zone.
+#[test]
+fn ixfr_carries_only_the_change() {
+    let s = Server::start(
+        &[
+            ("example.com.zone", &zone("example.com", ZONE)),
+            ("example.com.toml", &failover(true)),
+        ],
+        ALLOW,
+    );
+    let before = soa_serial("127.0.0.1", s.port);
+    std::fs::write(s.zone_path("example.com.toml"), failover(false)).unwrap();
+    common::wait_for("the failover", || {
+        s.dig("fo.example.com A").answer_data("A") == ["192.0.2.2"]
+    });
+    let after = soa_serial("127.0.0.1", s.port);
+    assert!(after > before, "{before} → {after}");
+    let records = |args: &str| -> Vec<String> {
+        s.dig(args)
+            .raw
+            .lines()
+            .filter(|l| !l.starts_with(';') && !l.trim().is_empty())
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect()
+    };
+    let diff = records(&format!("example.com IXFR={before}"));
+    let soa = |serial: u32| format!("hostmaster.example.com. {serial} ");
+    assert_eq!(diff.len(), 6, "{diff:#?}");
+    assert!(
+        diff[0].contains(&soa(after)) && diff[1].contains(&soa(before)),
+        "{diff:#?}"
+    );
+    assert_eq!(
+        diff[2], "fo.example.com. 60 IN A 192.0.2.1",
+        "deleted: {diff:#?}"
+    );
+    assert!(diff[3].contains(&soa(after)), "{diff:#?}");
+    assert_eq!(
+        diff[4], "fo.example.com. 60 IN A 192.0.2.2",
+        "added: {diff:#?}"
+    );
+    assert!(diff[5].contains(&soa(after)), "{diff:#?}");
+    let current = records(&format!("example.com IXFR={after}"));
+    assert_eq!(current.len(), 1, "the SOA alone: {current:#?}");
+    let unknown = records(&format!("example.com IXFR={}", after + 1000));
+    assert_eq!(
+        unknown.len(),
+        1,
+        "a serial ahead of ours: the SOA: {unknown:#?}"
+    );
+    let old = records("example.com IXFR=0");
+    assert!(old.len() > 6, "the whole zone: {old:#?}");
 }

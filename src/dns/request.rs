@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::wire::{
     OPCODE_NOTIFY, OPCODE_QUERY, OPT_CLIENT_SUBNET, OPT_NSID, RCODE_FORMERR, RCODE_NOTIMP,
-    TYPE_OPT, TYPE_TSIG,
+    TYPE_OPT, TYPE_SOA, TYPE_TSIG,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +77,8 @@ pub struct Request<'a> {
     pub edns: Option<Edns>,
     /// A TSIG record closing the message, if any.
     pub tsig: Option<Tsig<'a>>,
+    /// The serial of a SOA in the authority section: what an IXFR client has.
+    pub soa_serial: Option<u32>,
 }
 
 /// Why a packet is not a query we can answer normally.
@@ -166,13 +168,40 @@ pub fn parse(packet: &[u8]) -> Result<Request<'_>, Reject<'_>> {
         qclass,
         edns: extra.edns,
         tsig: extra.tsig,
+        soa_serial: extra.soa_serial,
     })
+}
+
+/// The serial of SOA record data: after two names, which may end in a pointer.
+fn serial_of_soa(rdata: &[u8]) -> Option<u32> {
+    let mut pos = 0;
+    for _ in 0..2 {
+        loop {
+            let len = *rdata.get(pos)? as usize;
+            match len & 0xc0 {
+                0 if len == 0 => {
+                    pos += 1;
+                    break;
+                }
+                0 => pos += 1 + len,
+                0xc0 => {
+                    pos += 2;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+    }
+    let serial = rdata.get(pos..pos + 4)?;
+    Some(u32::from_be_bytes(serial.try_into().ok()?))
 }
 
 /// What the records after the question carry for us.
 struct Extra<'a> {
     edns: Option<Edns>,
     tsig: Option<Tsig<'a>>,
+    /// An IXFR's SOA in the authority section: the serial the client has.
+    soa_serial: Option<u32>,
 }
 
 /// Skips answer and authority records and reads the additional section's OPT and
@@ -186,6 +215,7 @@ fn read_extra(
 ) -> Result<Extra<'_>, Option<Edns>> {
     let mut edns = None;
     let mut tsig = None;
+    let mut soa_serial = None;
     let total = ancount + nscount + arcount;
     let mut malformed = false;
     for i in 0..total {
@@ -208,13 +238,20 @@ fn read_extra(
                 tsig = Some(Tsig::read(&rr).ok_or(edns)?);
             }
             TYPE_TSIG => malformed = true,
+            TYPE_SOA if (ancount..ancount + nscount).contains(&i) => {
+                soa_serial = soa_serial.or(serial_of_soa(rr.rdata));
+            }
             _ => {}
         }
     }
     if malformed {
         return Err(edns);
     }
-    Ok(Extra { edns, tsig })
+    Ok(Extra {
+        edns,
+        tsig,
+        soa_serial,
+    })
 }
 
 /// The OPT's EDNS (None when its options are cut short), and whether every option was

@@ -1,12 +1,13 @@
 //! Zone transfers out (AXFR, RFC 5936; IXFR, RFC 1995): the zone as a client with no
 //! known location gets it now — plain records as written, and for each policy name the
 //! sets it can answer with (`select::every_leaf`) — as many messages over TCP as it
-//! takes, to addresses that `[transfer] allow` lists. An IXFR gets the whole zone,
-//! which RFC 1995 §4 allows when no difference is at hand.
+//! takes, to addresses that `[transfer] allow` lists. An IXFR from a serial still in the
+//! snapshot's journal gets only the difference; one that is current gets the SOA; any
+//! other the whole zone, as RFC 1995 §4 allows.
 
 use std::borrow::Cow;
 
-use hickory_proto::rr::{Name, RecordType};
+use hickory_proto::rr::{Name, RData, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
 use super::lookup::{leaves_to_rrset, RRsetOut};
@@ -58,7 +59,11 @@ pub(super) fn answer(
         // Not the apex of a zone served here.
         return asked.error(sink, RCODE_NOTAUTH);
     };
-    let sets = zone_view(snapshot, zone_index);
+    let incremental = match (RecordType::from(req.qtype), req.soa_serial) {
+        (RecordType::IXFR, Some(have)) => ixfr_view(snapshot, zone_index, have),
+        _ => None,
+    };
+    let sets = incremental.unwrap_or_else(|| zone_view(snapshot, zone_index));
     let qname = Name::read(&mut BinDecoder::new(req.qname)).expect("read above");
     let mut rest = &sets[..];
     let mut first = true;
@@ -79,6 +84,46 @@ pub(super) fn answer(
         qtype: Some(req.qtype),
         outcome: Outcome::Rcode(0),
     }
+}
+
+/// RFC 1995 §4 for a client at serial `have`: the SOA alone when that is current; the
+/// differences since, when the journal still holds `have`; else None (the whole zone).
+fn ixfr_view(snapshot: &Snapshot, zone_index: usize, have: u32) -> Option<Vec<RRsetOut<'_>>> {
+    let zone = &snapshot.zones.zones[zone_index];
+    let soa = snapshot.soa(zone_index);
+    fn soa_at<'z>(origin: &Name, ttl: u32, rdatas: Cow<'z, [RData]>) -> RRsetOut<'z> {
+        RRsetOut {
+            owner: origin.clone(),
+            rtype: RecordType::SOA,
+            ttl,
+            rdatas,
+        }
+    }
+    let current = soa_at(&zone.origin, soa.ttl, Cow::Borrowed(&soa.rdatas));
+    let now = snapshot.serial(zone_index);
+    if now == have || have.wrapping_sub(now) < 0x8000_0000 {
+        return Some(vec![current]);
+    }
+    let (deleted, added) = snapshot.journal.since(&zone.origin.to_string(), have)?;
+    let mut old = soa.rdatas.clone();
+    if let Some(RData::SOA(s)) = old.first_mut() {
+        s.serial = have;
+    }
+    let record = |r: &'_ crate::snapshot::ViewRecord| RRsetOut {
+        owner: r.owner.clone(),
+        rtype: r.rtype,
+        ttl: r.ttl,
+        rdatas: Cow::Owned(vec![r.rdata.clone()]),
+    };
+    let mut out = vec![
+        current.clone(),
+        soa_at(&zone.origin, soa.ttl, Cow::Owned(old)),
+    ];
+    out.extend(deleted.into_iter().map(record));
+    out.push(current.clone());
+    out.extend(added.into_iter().map(record));
+    out.push(current);
+    Some(out)
 }
 
 /// Every RRset of the zone's transferred view, in transfer order: the SOA, everything

@@ -8,6 +8,7 @@ pub const MAX_MESSAGE: usize = 65535;
 pub const PLAIN_UDP: usize = 512;
 
 pub const CLASS_IN: u16 = 1;
+pub const TYPE_SOA: u16 = 6;
 pub const TYPE_OPT: u16 = 41;
 pub const TYPE_TSIG: u16 = 250;
 pub const CLASS_CH: u16 = 3;
