@@ -174,26 +174,24 @@ pub fn parse(packet: &[u8]) -> Result<Request<'_>, Reject<'_>> {
 
 /// The serial of SOA record data: after two names, which may end in a pointer.
 fn serial_of_soa(rdata: &[u8]) -> Option<u32> {
-    let mut pos = 0;
-    for _ in 0..2 {
-        loop {
-            let len = *rdata.get(pos)? as usize;
-            match len & 0xc0 {
-                0 if len == 0 => {
-                    pos += 1;
-                    break;
-                }
-                0 => pos += 1 + len,
-                0xc0 => {
-                    pos += 2;
-                    break;
-                }
-                _ => return None,
-            }
-        }
-    }
+    let (mname_end, _) = skip_name(rdata, 0)?;
+    let (pos, _) = skip_name(rdata, mname_end)?;
     let serial = rdata.get(pos..pos + 4)?;
     Some(u32::from_be_bytes(serial.try_into().ok()?))
+}
+
+/// The end of a name in wire form starting at `pos`: labels up to the root or a
+/// compression pointer; and whether it ended in a pointer.
+fn skip_name(bytes: &[u8], mut pos: usize) -> Option<(usize, bool)> {
+    loop {
+        let len = *bytes.get(pos)? as usize;
+        match len & 0xc0 {
+            0 if len == 0 => return Some((pos + 1, false)),
+            0 => pos += 1 + len,
+            0xc0 => return Some((pos + 2, true)),
+            _ => return None,
+        }
+    }
 }
 
 /// What the records after the question carry for us.
@@ -353,27 +351,9 @@ struct RawRecord<'a> {
     end: usize,
 }
 
-fn read_rr(packet: &[u8], mut pos: usize) -> Option<RawRecord<'_>> {
-    let owner_is_root = *packet.get(pos)? == 0;
-    let start = pos;
-    let mut compressed = false;
-    // Skip the owner: labels up to the root or a compression pointer.
-    loop {
-        let len = *packet.get(pos)? as usize;
-        match len & 0xc0 {
-            0 if len == 0 => {
-                pos += 1;
-                break;
-            }
-            0 => pos += 1 + len,
-            0xc0 => {
-                pos += 2;
-                compressed = true;
-                break;
-            }
-            _ => return None,
-        }
-    }
+fn read_rr(packet: &[u8], start: usize) -> Option<RawRecord<'_>> {
+    let owner_is_root = *packet.get(start)? == 0;
+    let (pos, compressed) = skip_name(packet, start)?;
     let fixed = packet.get(pos..pos + 10)?;
     let rdlen = u16::from_be_bytes([fixed[8], fixed[9]]) as usize;
     let rdata = packet.get(pos + 10..pos + 10 + rdlen)?;
