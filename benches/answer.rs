@@ -105,6 +105,7 @@ fn answer_path(c: &mut Criterion) {
         max_udp_payload: 1232,
         log_queries: false,
         transfer_allow: Vec::new(),
+        tsig: Default::default(),
     };
     let cases = [
         ("plain_a", "www.bench.example", 1),

@@ -21,6 +21,9 @@ pub struct Config {
     pub routing: RoutingConfig,
     #[serde(default)]
     pub transfer: TransferConfig,
+    /// TSIG keys (RFC 8945), for zone transfers and NOTIFY.
+    #[serde(default, rename = "tsig_key")]
+    pub tsig_keys: Vec<TsigKey>,
     /// Regions that latency and geoproximity records name.
     #[serde(default, rename = "region", deserialize_with = "regions")]
     pub regions: Vec<Region>,
@@ -46,6 +49,30 @@ pub struct TransferConfig {
     /// Secondaries sent a NOTIFY on every change of a zone (port 53 unless given).
     #[serde(default, deserialize_with = "servers")]
     pub notify: Vec<std::net::SocketAddr>,
+    /// The `[[tsig_key]]` every transfer must be signed with, and NOTIFYs are.
+    pub tsig_key: Option<String>,
+}
+
+/// A `[[tsig_key]]`: its name, algorithm, and the file holding its secret (base64).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TsigKey {
+    pub name: String,
+    pub algorithm: String,
+    pub secret_file: PathBuf,
+    /// Read from `secret_file` once, at load; never shown.
+    #[serde(skip)]
+    pub secret: Secret,
+}
+
+/// Key material: its Debug says nothing of it.
+#[derive(Clone, Default, PartialEq)]
+pub struct Secret(pub Vec<u8>);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("(secret)")
+    }
 }
 
 impl TransferConfig {
@@ -295,7 +322,62 @@ impl Config {
         {
             *p = base.join(&*p);
         }
+        config.read_tsig_keys(path, &text, base)?;
         Ok(config)
+    }
+
+    /// Checks the `[[tsig_key]]`s and reads each secret; an error names the key's line.
+    fn read_tsig_keys(&mut self, path: &Path, text: &str, base: &Path) -> Result<(), Diagnostic> {
+        // A key's line: where its name is written after the first [[tsig_key]].
+        let tables = text.find("[[tsig_key]]").unwrap_or(0);
+        let line_of = |name: &str| {
+            text[tables..]
+                .find(&format!("\"{name}\""))
+                .map_or(1, |at| line_of_offset(text, tables + at))
+        };
+        let mut names = Vec::new();
+        for key in &mut self.tsig_keys {
+            let at = line_of(&key.name);
+            let error =
+                |m: String| Diagnostic::error(path, at, format!("tsig_key {:?}: {m}", key.name));
+            if names.contains(&key.name.to_ascii_lowercase()) {
+                return Err(error("declared twice".into()));
+            }
+            names.push(key.name.to_ascii_lowercase());
+            if !matches!(key.algorithm.as_str(), "hmac-sha256" | "hmac-sha512") {
+                return Err(error(format!(
+                    "algorithm {:?}: use hmac-sha256 or hmac-sha512",
+                    key.algorithm
+                )));
+            }
+            key.secret_file = base.join(&key.secret_file);
+            let text = std::fs::read_to_string(&key.secret_file).map_err(|e| {
+                error(format!(
+                    "cannot read secret_file {}: {e}",
+                    key.secret_file.display()
+                ))
+            })?;
+            let secret = crate::zone::text::base64(text.trim()).filter(|s| !s.is_empty());
+            key.secret = Secret(secret.ok_or_else(|| {
+                error(format!(
+                    "secret_file {} does not hold a base64 secret",
+                    key.secret_file.display()
+                ))
+            })?);
+        }
+        if let Some(name) = &self.transfer.tsig_key {
+            if !names.contains(&name.to_ascii_lowercase()) {
+                let at = text
+                    .find("tsig_key =")
+                    .map_or(1, |at| line_of_offset(text, at));
+                return Err(Diagnostic::error(
+                    path,
+                    at,
+                    format!("[transfer] tsig_key {name:?}: no [[tsig_key]] has that name"),
+                ));
+            }
+        }
+        Ok(())
     }
 
     pub fn udp_threads(&self) -> usize {

@@ -157,7 +157,7 @@ fn run(
     let live = Live::new(Snapshot::new(content, &assumed));
     let dns = Arc::new(DnsService {
         live: live.clone(),
-        responder: Responder::new(&config, log_queries),
+        responder: Responder::new(&config, log_queries)?,
     });
     let engine = Engine::new(&config.health);
     let reloader = Arc::new(Reloader::new(
@@ -216,6 +216,7 @@ fn run(
             live.decide_serials_by(Box::new(Secondaries::new(
                 config.health.state_file.with_file_name("serials.json"),
                 config.transfer.notify.clone(),
+                dns.responder.tsig.required_signer().cloned(),
                 &config.server.listen,
             )));
         }

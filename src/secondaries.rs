@@ -45,6 +45,8 @@ pub struct Secondaries {
     /// Changes decided but not yet in service: announced once they are.
     pending: Mutex<Vec<(hickory_proto::rr::Name, u32)>>,
     notify: Vec<SocketAddr>,
+    /// Signs NOTIFYs: the transfer key, when there is one.
+    signer: Option<hickory_proto::rr::TSigner>,
     /// Where NOTIFYs come from: the first listen address of each family.
     sources: Vec<IpAddr>,
     runtime: tokio::runtime::Handle,
@@ -52,7 +54,12 @@ pub struct Secondaries {
 
 impl Secondaries {
     /// `state_file`: where serials are kept across restarts. Call inside the runtime.
-    pub fn new(state_file: PathBuf, notify: Vec<SocketAddr>, listen: &[SocketAddr]) -> Self {
+    pub fn new(
+        state_file: PathBuf,
+        notify: Vec<SocketAddr>,
+        signer: Option<hickory_proto::rr::TSigner>,
+        listen: &[SocketAddr],
+    ) -> Self {
         let served = std::fs::read(&state_file)
             .ok()
             .and_then(|b| serde_json::from_slice::<BTreeMap<String, Served>>(&b).ok())
@@ -70,6 +77,7 @@ impl Secondaries {
             journal: Mutex::new(Journal::default()),
             pending: Mutex::new(Vec::new()),
             notify,
+            signer,
             sources,
             runtime: tokio::runtime::Handle::current(),
         }
@@ -104,7 +112,7 @@ impl Secondaries {
                 tracing::warn!(%target, "no listen address of its family to send NOTIFY from");
                 continue;
             };
-            let packet = notify_packet(origin, serial);
+            let packet = notify_packet(origin, self.signer.as_ref());
             let zone = origin.to_string();
             self.runtime.spawn(async move {
                 match send_notify(source, target, &packet).await {
@@ -227,16 +235,30 @@ fn serial_gt(a: u32, b: u32) -> bool {
     a != b && a.wrapping_sub(b) < 0x8000_0000
 }
 
-/// A NOTIFY for `origin` (RFC 1996 §3.7): opcode NOTIFY, AA, the SOA question, and the
-/// new serial's SOA is not needed: the secondary asks for it.
-fn notify_packet(origin: &hickory_proto::rr::Name, _serial: u32) -> Vec<u8> {
+/// A NOTIFY for `origin` (RFC 1996 §3.7): opcode NOTIFY, AA, the SOA question (the
+/// secondary asks for the new serial itself), signed when a key is given.
+fn notify_packet(
+    origin: &hickory_proto::rr::Name,
+    signer: Option<&hickory_proto::rr::TSigner>,
+) -> Vec<u8> {
+    use hickory_proto::op::{Message, MessageType, OpCode, Query};
+    use hickory_proto::rr::RecordType;
     let id = (Draw::from_entropy().next_u64() & 0xffff) as u16;
-    let mut p = id.to_be_bytes().to_vec();
-    p.extend_from_slice(&[4 << 3 | 0x04, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
-    p.extend(origin.to_bytes().unwrap_or_else(|_| vec![0]));
-    p.extend_from_slice(&6u16.to_be_bytes()); // SOA
-    p.extend_from_slice(&1u16.to_be_bytes()); // IN
-    p
+    let mut m = Message::new(id, MessageType::Query, OpCode::Notify);
+    m.metadata.authoritative = true;
+    m.add_query(Query::query(origin.clone(), RecordType::SOA));
+    if let Some(signer) = signer {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        match signer.sign_message(&m, now) {
+            Ok((tsig, _)) => {
+                m.set_signature(tsig);
+            }
+            Err(e) => tracing::warn!("cannot sign NOTIFY: {e}"),
+        }
+    }
+    m.to_vec().unwrap_or_default()
 }
 
 /// Sends `packet` from `source` to `target` until an answer with its ID comes back.

@@ -168,6 +168,7 @@ fn prepared_udp_answers_allocate_nothing() {
         max_udp_payload: 1232,
         log_queries: false,
         transfer_allow: Vec::new(),
+        tsig: Default::default(),
     };
     let peer = IpAddr::from([127, 0, 0, 1]);
     let mut local = Local::new(Draw::new(1), true);

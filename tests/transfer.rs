@@ -367,3 +367,173 @@ fn ixfr_carries_only_the_change() {
     let old = records("example.com IXFR=0");
     assert!(old.len() > 6, "the whole zone: {old:#?}");
 }
+
+const SECRET: &str = "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0";
+const TSIG: &str = "\n[transfer]\nallow = [\"127.0.0.0/8\"]\ntsig_key = \"xfr\"\n# notify\n\n[[tsig_key]]\nname = \"xfr\"\nalgorithm = \"hmac-sha256\"\nsecret_file = \"xfr.tsig\"\n";
+
+fn tsig_server(records: &str, policy: &str) -> Server {
+    Server::start_with_files(
+        &[
+            ("example.com.zone", &zone("example.com", records)),
+            ("example.com.toml", policy),
+        ],
+        TSIG,
+        &[("xfr.tsig", SECRET.as_bytes())],
+    )
+}
+
+/// With `tsig_key`, a transfer is signed message by message (the MACs chained, RFC 8945
+/// §5.3.1), as dig verifies; a wrong key gets NOTAUTH/BADSIG, no signature REFUSED.
+#[test]
+fn transfers_are_signed_with_the_tsig_key_and_refused_without_it() {
+    let records: String = (0..3000)
+        .map(|i| format!("host{i} A 192.0.{}.{}\n", i / 256, i % 256))
+        .collect();
+    let s = tsig_server(&records, &failover(true));
+    let d = s.dig(&format!("-y hmac-sha256:xfr:{SECRET} example.com AXFR"));
+    assert!(
+        !d.raw.contains("WARNING"),
+        "every message verifies: {}",
+        &d.raw[d.raw.len().saturating_sub(600)..]
+    );
+    assert!(
+        !d.raw.contains("failed"),
+        "{}",
+        &d.raw[d.raw.len().saturating_sub(600)..]
+    );
+    let summary = d
+        .raw
+        .lines()
+        .find(|l| l.contains("XFR size"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        summary.contains("records (messages") && !summary.contains("messages 1,"),
+        "{summary}"
+    );
+
+    let wrong = s.dig("-y hmac-sha256:xfr:d3JvbmcgIHdyb25nICB3cm9uZw== example.com AXFR");
+    assert!(wrong.raw.contains("BADSIG"), "{}", wrong.raw);
+    let unsigned = s.dig("example.com AXFR");
+    assert!(unsigned.raw.contains("Transfer failed"), "{}", unsigned.raw);
+    let mut tcp = common::tcp_connect(s.addr());
+    common::tcp_send(&mut tcp, &common::query(7, "example.com", 252, false));
+    let r = common::tcp_recv(&mut tcp).expect("an answer");
+    assert_eq!(r[3] & 0x0f, 5, "REFUSED without the key");
+    // A signed query is answered signed.
+    let q = s.dig(&format!("-y hmac-sha256:xfr:{SECRET} fo.example.com A"));
+    assert_eq!(q.answer_data("A"), ["192.0.2.1"]);
+    assert!(
+        !q.raw.contains("WARNING") && !q.raw.contains("failure"),
+        "{}",
+        q.raw
+    );
+}
+
+#[test]
+fn tsig_keys_are_checked_at_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("zones")).unwrap();
+    std::fs::write(
+        dir.path().join("zones/example.com.zone"),
+        zone("example.com", ""),
+    )
+    .unwrap();
+    let config = |transfer: &str| {
+        std::fs::write(
+            dir.path().join("hadns.toml"),
+            format!("[server]\nlisten = [\"127.0.0.1:5399\"]\nzones_dir = \"zones\"\n{transfer}"),
+        )
+        .unwrap();
+        common::check(&dir.path().join("hadns.toml"))
+    };
+    let (ok, out) = config(TSIG);
+    assert!(
+        !ok && out.contains("hadns.toml:11:") && out.contains("cannot read secret_file"),
+        "{out}"
+    );
+    std::fs::write(dir.path().join("xfr.tsig"), "not base64!").unwrap();
+    let (ok, out) = config(TSIG);
+    assert!(
+        !ok && out.contains("does not hold a base64 secret"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("not base64!"),
+        "the secret's file is never quoted: {out}"
+    );
+    std::fs::write(dir.path().join("xfr.tsig"), SECRET).unwrap();
+    let (ok, out) = config(&TSIG.replace("tsig_key = \"xfr\"", "tsig_key = \"other\""));
+    assert!(
+        !ok && out.contains("no [[tsig_key]] has that name"),
+        "{out}"
+    );
+    let (ok, out) = config(&TSIG.replace("hmac-sha256", "hmac-md5"));
+    assert!(
+        !ok && out.contains("use hmac-sha256 or hmac-sha512"),
+        "{out}"
+    );
+    let (ok, out) = config(TSIG);
+    assert!(ok, "{out}");
+}
+
+/// NSD with the key: its transfers are signed, and so are the NOTIFYs it takes.
+#[test]
+fn nsd_follows_with_tsig() {
+    if !common::can_run(
+        "root and nsd",
+        common::is_root() && common::installed("nsd"),
+    ) {
+        return;
+    }
+    common::private_network();
+    let hadns = Server::start_with_files(
+        &[
+            ("example.com.zone", &zone("example.com", ZONE)),
+            ("example.com.toml", &failover(true)),
+        ],
+        &TSIG.replace("# notify", "notify = [\"127.0.0.2\"]"),
+        &[("xfr.tsig", SECRET.as_bytes())],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let conf = format!(
+        "server:\n  ip-address: 127.0.0.2\n  port: 53\n  username: \"\"\n  chroot: \"\"\n  \
+         pidfile: \"{d}/nsd.pid\"\n  database: \"\"\n  zonelistfile: \"{d}/zone.list\"\n  \
+         xfrdfile: \"{d}/xfrd.state\"\n  xfrdir: \"{d}\"\n  zonesdir: \"{d}\"\n  \
+         logfile: \"{d}/nsd.log\"\nremote-control:\n  control-enable: no\n\
+         key:\n  name: xfr\n  algorithm: hmac-sha256\n  secret: \"{SECRET}\"\n\
+         zone:\n  name: example.com\n  zonefile: \"example.com.zone\"\n  \
+         request-xfr: 127.0.0.1@{} xfr\n  allow-notify: 127.0.0.1 xfr\n",
+        hadns.port
+    );
+    std::fs::write(dir.path().join("nsd.conf"), conf).unwrap();
+    let mut nsd = Command::new("nsd")
+        .arg("-d")
+        .arg("-c")
+        .arg(dir.path().join("nsd.conf"))
+        .spawn()
+        .expect("nsd starts");
+    let log = || std::fs::read_to_string(dir.path().join("nsd.log")).unwrap_or_default();
+    let fo =
+        |server: &str, port: u16| common::dig_at(server, port, "fo.example.com A").answer_data("A");
+    let follow = |want: &str| {
+        let start = std::time::Instant::now();
+        while fo("127.0.0.2", 53) != [want] {
+            assert!(
+                start.elapsed() < common::DEADLINE,
+                "NSD did not get {want}:\n{}",
+                log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    follow("192.0.2.1");
+    std::fs::write(hadns.zone_path("example.com.toml"), failover(false)).unwrap();
+    common::wait_for("hadns to fail over", || {
+        fo("127.0.0.1", hadns.port) == ["192.0.2.2"]
+    });
+    follow("192.0.2.2");
+    let _ = nsd.kill();
+    let _ = nsd.wait();
+}

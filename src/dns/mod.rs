@@ -15,7 +15,7 @@ mod query;
 pub mod request;
 pub mod response;
 pub mod transfer;
-mod tsig;
+pub mod tsig;
 pub mod wire;
 
 use std::net::IpAddr;
@@ -64,6 +64,8 @@ pub struct Responder {
     pub log_queries: bool,
     /// Who may transfer zones (`[transfer] allow`).
     pub transfer_allow: Vec<ipnet::IpNet>,
+    /// TSIG keys, and the one transfers need.
+    pub tsig: tsig::Keys,
 }
 
 /// What one worker (a UDP thread, a TCP connection) keeps from query to query.
@@ -91,9 +93,7 @@ struct Handled {
 }
 
 /// Which handler a query goes to.
-enum Route<'q> {
-    /// Signed with a key the server does not know.
-    UnknownKey(&'q request::Tsig<'q>),
+enum Route {
     Query,
     Transfer,
     Notify,
@@ -105,11 +105,8 @@ enum Route<'q> {
 /// RFC 8914 §4.22: Not Supported.
 const EDE_NOT_SUPPORTED: u16 = 21;
 
-/// The dispatch: TSIG first, then by opcode, then by query type and class.
-fn route<'q>(req: &'q Request<'q>) -> Route<'q> {
-    if let Some(tsig) = &req.tsig {
-        return Route::UnknownKey(tsig);
-    }
+/// The dispatch: by opcode, then by query type and class.
+fn route(req: &Request<'_>) -> Route {
     if req.opcode == OPCODE_NOTIFY {
         return Route::Notify;
     }
@@ -127,6 +124,7 @@ fn route<'q>(req: &'q Request<'q>) -> Route<'q> {
 }
 
 /// One query in a handler's hands.
+#[derive(Clone, Copy)]
 struct Asked<'q, 'r> {
     req: &'q Request<'q>,
     /// Where the query came from (not its client subnet).
@@ -150,13 +148,14 @@ impl Asked<'_, '_> {
 }
 
 impl Responder {
-    pub fn new(config: &Config, log_queries: bool) -> Self {
-        Responder {
+    pub fn new(config: &Config, log_queries: bool) -> Result<Self, String> {
+        Ok(Responder {
             nsid: config.server.nsid.as_ref().map(|n| n.as_bytes().to_vec()),
             max_udp_payload: config.server.max_udp_payload,
             log_queries,
             transfer_allow: config.transfer.allow.clone(),
-        }
+            tsig: tsig::Keys::new(config)?,
+        })
     }
 
     /// Answers one packet from `peer` into `sink`, and counts it. Returns false when the
@@ -240,14 +239,47 @@ impl Responder {
             edns,
             transport,
         };
-        match route(&req) {
-            Route::UnknownKey(tsig) => tsig::unknown_key(&asked, tsig, sink),
+        match tsig::verify(&self.tsig, &asked, packet, sink) {
+            tsig::Verdict::Rejected(handled) => handled,
+            tsig::Verdict::Unsigned => self.dispatch(&asked, None, snapshot, local, sink),
+            tsig::Verdict::Signed(signing) => {
+                let key = signing.key().clone();
+                let mut signed = tsig::SignedSink::new(sink, signing);
+                let handled = self.dispatch(&asked, Some(&key), snapshot, local, &mut signed);
+                signed.finish();
+                handled
+            }
+        }
+    }
+
+    /// Hands the query to its handler; `signed_by` is the TSIG key it was signed with.
+    fn dispatch(
+        &self,
+        asked: &Asked<'_, '_>,
+        signed_by: Option<&Name>,
+        snapshot: &Arc<Snapshot>,
+        local: &mut Local,
+        sink: &mut impl Sink,
+    ) -> Handled {
+        let asked = *asked;
+        match route(asked.req) {
             Route::Query => {
-                // Logged queries take the full path, which knows the name.
-                let cache = local.cache.as_mut().filter(|_| !self.log_queries);
+                // Logged queries take the full path, which knows the name; signed answers
+                // are not cached.
+                let cache = local
+                    .cache
+                    .as_mut()
+                    .filter(|_| !self.log_queries && signed_by.is_none());
                 query::answer(&asked, snapshot, &mut local.draw, cache, sink)
             }
-            Route::Transfer => transfer::answer(&asked, snapshot, &self.transfer_allow, sink),
+            Route::Transfer => {
+                let allow = transfer::Allowed {
+                    networks: &self.transfer_allow,
+                    key: self.tsig.required(),
+                    signed_by,
+                };
+                transfer::answer(&asked, snapshot, allow, sink)
+            }
             Route::Notify => notify::answer(&asked, sink),
             Route::Chaos => chaos::answer(&asked, self.nsid.as_deref(), sink),
             Route::Error(rcode, None) => asked.error(sink, rcode),

@@ -26,17 +26,32 @@ const MESSAGE_ROOM: usize = 16 * 1024;
 /// RFC 8914 §4.19: Prohibited.
 const EDE_PROHIBITED: u16 = 18;
 
+/// Who may transfer: from these networks, signed with this key when one is required.
+pub(super) struct Allowed<'a> {
+    pub networks: &'a [ipnet::IpNet],
+    pub key: Option<&'a Name>,
+    /// The key the query was signed with, if any.
+    pub signed_by: Option<&'a Name>,
+}
+
 pub(super) fn answer(
     asked: &Asked<'_, '_>,
     snapshot: &Snapshot,
-    allow: &[ipnet::IpNet],
+    allow: Allowed<'_>,
     sink: &mut impl Sink,
 ) -> Handled {
     let req = asked.req;
-    if !allow.iter().any(|n| n.contains(&asked.peer)) {
+    if !allow.networks.iter().any(|n| n.contains(&asked.peer)) {
         let why = (
             EDE_PROHIBITED,
             "zone transfers are not allowed from this address",
+        );
+        return asked.declined(sink, RCODE_REFUSED, why);
+    }
+    if allow.key.is_some() && allow.signed_by != allow.key {
+        let why = (
+            EDE_PROHIBITED,
+            "zone transfers must be signed with the transfer key",
         );
         return asked.declined(sink, RCODE_REFUSED, why);
     }

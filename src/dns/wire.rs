@@ -21,8 +21,11 @@ pub const RCODE_FORMERR: u16 = 1;
 pub const RCODE_NOTIMP: u16 = 4;
 pub const RCODE_REFUSED: u16 = 5;
 pub const RCODE_NOTAUTH: u16 = 9;
-/// RFC 8945 §5.2.2: the TSIG error for a key the server does not know.
+/// RFC 8945 §5.2: TSIG errors: a MAC that does not verify, a key the server does not
+/// know, a time out of the fudge.
+pub const TSIG_BADSIG: u16 = 16;
 pub const TSIG_BADKEY: u16 = 17;
+pub const TSIG_BADTIME: u16 = 18;
 /// RFC 6891 §7: BADVERS is 16: 1 in the OPT's extended rcode, 0 in the header.
 pub const BADVERS_HIGH: u8 = 1;
 

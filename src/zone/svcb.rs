@@ -143,7 +143,7 @@ fn value_wire(code: u16, key: &str, value: Option<&str>) -> Result<Vec<u8>, Stri
         }
         4 => hints(key, list()?, |a: Ipv4Addr| a.octets().to_vec())?,
         6 => hints(key, list()?, |a: Ipv6Addr| a.octets().to_vec())?,
-        5 => base64(&ascii(&text::unescape(needed()?)?))
+        5 => text::base64(&ascii(&text::unescape(needed()?)?))
             .ok_or_else(|| format!("bad {key}: expected base64"))?,
         _ => text::unescape(value.unwrap_or(""))?,
     })
@@ -186,30 +186,6 @@ fn split_list(raw: &str) -> Result<Vec<Vec<u8>>, String> {
         i += 1;
     }
     Ok(items)
-}
-
-/// Standard base64 (RFC 4648 §4), padded or not.
-fn base64(text: &str) -> Option<Vec<u8>> {
-    let value = |c: u8| match c {
-        b'A'..=b'Z' => Some(c - b'A'),
-        b'a'..=b'z' => Some(c - b'a' + 26),
-        b'0'..=b'9' => Some(c - b'0' + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    };
-    let digits = text.trim_end_matches('=');
-    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0);
-    for c in digits.bytes() {
-        acc = (acc << 6) | u32::from(value(c)?);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    Some(out)
 }
 
 #[cfg(test)]
