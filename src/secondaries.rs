@@ -24,10 +24,13 @@ use crate::zone::name_key;
 const JOURNAL_VERSIONS: usize = 16;
 /// Zones with more records than this are not journaled: an IXFR gets the whole zone.
 const JOURNAL_MAX_RECORDS: usize = 100_000;
-/// NOTIFY attempts before giving up on a secondary for one serial.
-const NOTIFY_TRIES: u32 = 5;
-/// The wait for an answer to the first attempt; doubled for each next one.
+/// NOTIFY attempts before giving up on a secondary for one serial (about 90 s in all;
+/// past that its SOA refresh timer takes over).
+const NOTIFY_TRIES: u32 = 8;
+/// The wait for an answer to the first attempt; doubled for each next one, to at most
+/// `NOTIFY_WAIT_MAX`.
 const NOTIFY_WAIT: Duration = Duration::from_millis(500);
+const NOTIFY_WAIT_MAX: Duration = Duration::from_secs(30);
 
 /// What a zone served last: its serial, the file's serial then, and a hash of the view.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -283,7 +286,7 @@ async fn send_notify(source: IpAddr, target: SocketAddr, packet: &[u8]) -> Resul
                 Err(_) => break,
             }
         }
-        wait *= 2;
+        wait = (wait * 2).min(NOTIFY_WAIT_MAX);
     }
     Err(format!("no answer after {NOTIFY_TRIES} tries"))
 }

@@ -537,3 +537,172 @@ fn nsd_follows_with_tsig() {
     let _ = nsd.kill();
     let _ = nsd.wait();
 }
+
+#[derive(Clone, Copy, Debug)]
+enum Secondary {
+    Nsd,
+    Knot,
+}
+
+/// A secondary on 127.0.0.2:53 of example.com at hadns on 127.0.0.1:`port`, with the
+/// key, taking NOTIFYs from hadns and giving AXFR to the test.
+fn start_secondary(kind: Secondary, dir: &std::path::Path, port: u16) -> std::process::Child {
+    let d = dir.display();
+    let (program, args, conf) = match kind {
+        Secondary::Nsd => (
+            "nsd",
+            vec!["-d", "-c"],
+            format!(
+                "server:\n  ip-address: 127.0.0.2\n  port: 53\n  username: \"\"\n  chroot: \"\"\n  \
+                 pidfile: \"{d}/nsd.pid\"\n  database: \"\"\n  zonelistfile: \"{d}/zone.list\"\n  \
+                 xfrdfile: \"{d}/xfrd.state\"\n  xfrdir: \"{d}\"\n  zonesdir: \"{d}\"\n  \
+                 logfile: \"{d}/log\"\nremote-control:\n  control-enable: no\n\
+                 key:\n  name: xfr\n  algorithm: hmac-sha256\n  secret: \"{SECRET}\"\n\
+                 zone:\n  name: example.com\n  zonefile: \"example.com.zone\"\n  \
+                 request-xfr: 127.0.0.1@{port} xfr\n  allow-notify: 127.0.0.1 xfr\n  \
+                 provide-xfr: 127.0.0.0/8 NOKEY\n"
+            ),
+        ),
+        Secondary::Knot => (
+            "knotd",
+            vec!["-c"],
+            format!(
+                "server:\n  listen: 127.0.0.2@53\n  rundir: {d}\n  user: root:root\n\
+                 log:\n  - target: {d}/log\n    any: debug\n\
+                 database:\n  storage: {d}/db\n\
+                 key:\n  - id: xfr\n    algorithm: hmac-sha256\n    secret: {SECRET}\n\
+                 remote:\n  - id: primary\n    address: 127.0.0.1@{port}\n    key: xfr\n\
+                 acl:\n  - id: from-primary\n    address: 127.0.0.1\n    key: xfr\n    action: notify\n\
+                 \x20 - id: to-the-test\n    address: 127.0.0.0/8\n    action: transfer\n\
+                 template:\n  - id: default\n    storage: {d}\n\
+                 zone:\n  - domain: example.com\n    master: primary\n    acl: [from-primary, to-the-test]\n"
+            ),
+        ),
+    };
+    std::fs::write(dir.join("secondary.conf"), conf).unwrap();
+    Command::new(program)
+        .args(args)
+        .arg(dir.join("secondary.conf"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the secondary starts")
+}
+
+/// A zone transfer's records by dig, sorted, the SOA's TTL and all: the copy compared
+/// record for record.
+fn transferred(server: &str, port: u16, key: &str) -> Vec<String> {
+    let d = common::dig_at(server, port, &format!("{key} example.com AXFR"));
+    let mut lines: Vec<String> = d
+        .raw
+        .lines()
+        .filter(|l| !l.starts_with(';') && !l.trim().is_empty() && !l.contains("\tTSIG\t"))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    lines.sort();
+    lines.dedup(); // the SOA opens and closes it
+    lines
+}
+
+/// A standard secondary follows hadns: its copy equals hadns's view record for record;
+/// when the primary's endpoint stops it answers the secondary's address (NOTIFY, then
+/// an IXFR of only the change), and follows it back; a reload that changes a plain
+/// record reaches it the same way; a restarted hadns never serves a serial below its.
+fn secondary_follows_hadns(kind: Secondary) {
+    if !common::can_run(
+        "root, nsd and knotd",
+        common::is_root() && common::installed("nsd") && common::installed("knotd"),
+    ) {
+        return;
+    }
+    common::private_network();
+    let mut endpoint = common::endpoint::Endpoint::http(common::endpoint::status(200));
+    let check = format!(
+        "[[health_check]]\nid = \"p\"\ntype = \"tcp\"\nip = \"127.0.0.1\"\nport = {}\ninterval = \"200ms\"\nfailure_threshold = 1\n",
+        endpoint.port
+    );
+    let policy = check
+        + &set("fo", "p", "failover = \"primary\"", "192.0.2.1", Some("p"))
+        + &set("fo", "s", "failover = \"secondary\"", "192.0.2.2", None);
+    let mut hadns = Server::start_with_files(
+        &[
+            ("example.com.zone", &zone("example.com", ZONE)),
+            ("example.com.toml", &policy),
+        ],
+        &TSIG.replace("# notify", "notify = [\"127.0.0.2\"]"),
+        &[("xfr.tsig", SECRET.as_bytes())],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut secondary = start_secondary(kind, dir.path(), hadns.port);
+    let log = || std::fs::read_to_string(dir.path().join("log")).unwrap_or_default();
+    let ask = |server: &str, port: u16, name: &str| {
+        common::dig_at(server, port, &format!("{name}.example.com A")).answer_data("A")
+    };
+    let follow = |what: &str, name: &str, want: &str| {
+        let start = std::time::Instant::now();
+        while ask("127.0.0.2", 53, name) != [want] {
+            assert!(
+                start.elapsed() < common::DEADLINE,
+                "{kind:?} did not {what}:\n{}",
+                log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        start.elapsed()
+    };
+    follow("transfer the zone", "fo", "192.0.2.1");
+    let signed = format!("-y hmac-sha256:xfr:{SECRET}");
+    let same = |what: &str| {
+        let copy = transferred("127.0.0.2", 53, "");
+        assert!(!copy.is_empty(), "{kind:?} gave no AXFR");
+        assert_eq!(
+            copy,
+            transferred("127.0.0.1", hadns.port, &signed),
+            "{what}"
+        );
+    };
+    same("the first copy");
+
+    endpoint.stop();
+    common::wait_for("hadns to fail over", || {
+        ask("127.0.0.1", hadns.port, "fo") == ["192.0.2.2"]
+    });
+    let took = follow("follow the failover", "fo", "192.0.2.2");
+    println!("{kind:?} followed the failover {took:?} after hadns");
+    let ixfr = hadns
+        .log()
+        .lines()
+        .any(|l| l.contains("zone transfer") && l.contains("IXFR") && l.contains("records=6"));
+    assert!(ixfr, "an IXFR of only the change: {}", hadns.log());
+
+    endpoint.start();
+    common::wait_for("hadns to fail back", || {
+        ask("127.0.0.1", hadns.port, "fo") == ["192.0.2.1"]
+    });
+    follow("follow back", "fo", "192.0.2.1");
+
+    // A plain record changes; the file's serial does not.
+    std::fs::write(
+        hadns.zone_path("example.com.zone"),
+        zone("example.com", &ZONE.replace("192.0.2.80", "192.0.2.81")),
+    )
+    .unwrap();
+    follow("take the reload", "www", "192.0.2.81");
+    same("after the reload");
+
+    let held = soa_serial("127.0.0.2", 53);
+    hadns.restart();
+    assert!(soa_serial("127.0.0.1", hadns.port) >= held);
+    let _ = secondary.kill();
+    let _ = secondary.wait();
+}
+
+#[test]
+fn nsd_follows_hadns() {
+    secondary_follows_hadns(Secondary::Nsd);
+}
+
+#[test]
+fn knot_follows_hadns() {
+    secondary_follows_hadns(Secondary::Knot);
+}

@@ -78,8 +78,15 @@ pub(super) fn answer(
         (RecordType::IXFR, Some(have)) => ixfr_view(snapshot, zone_index, have),
         _ => None,
     };
+    let kind = if incremental.is_some() {
+        "IXFR"
+    } else {
+        "AXFR"
+    };
     let sets = incremental.unwrap_or_else(|| zone_view(snapshot, zone_index));
     let qname = Name::read(&mut BinDecoder::new(req.qname)).expect("read above");
+    let records: usize = sets.iter().map(|s| s.rdatas.len()).sum();
+    tracing::info!(zone = %qname, peer = %asked.peer, kind, records, serial = snapshot.serial(zone_index), "zone transfer");
     let mut rest = &sets[..];
     let mut first = true;
     while !rest.is_empty() {
