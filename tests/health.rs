@@ -569,3 +569,28 @@ fn nothing_is_answered_or_ready_before_the_first_round() {
     });
     assert_eq!(s.a("web.example"), ["192.0.2.2"]);
 }
+
+/// The reason logged for a calculated check counts its children as they are now, not as
+/// they were: a flip to unhealthy never says "1 of 1 children healthy".
+#[test]
+fn a_calculated_check_logs_the_children_that_decided() {
+    let mut ep = Endpoint::http(status(200));
+    let checks = check("child", "tcp", ep.port, "failure_threshold = 1")
+        + "[[health_check]]\nid = \"primary\"\ntype = \"calculated\"\nchildren = [\"child\"]\nthreshold = 1\n";
+    let s = failover_server(&checks, "");
+    assert_eq!(s.status_of("primary"), "healthy");
+    ep.stop();
+    wait_status(&s, "primary", "unhealthy");
+    wait_for("the calculated check's transition in the log", || {
+        s.log().lines().any(|l| {
+            l.contains("check=\"primary\"") && l.contains("to=\"unhealthy\"")
+        })
+    });
+    let line = s
+        .log()
+        .lines()
+        .find(|l| l.contains("check=\"primary\"") && l.contains("to=\"unhealthy\""))
+        .unwrap_or_default()
+        .to_string();
+    assert!(line.contains("0 of 1 children healthy, threshold 1"), "{line}");
+}

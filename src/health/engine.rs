@@ -383,7 +383,7 @@ impl Engine {
                 Some(was) if was == now_healthy => {}
                 None if pending => {}
                 was => {
-                    let reason = self.reason(state, c, now_healthy, cause);
+                    let reason = self.reason(state, &statuses, c, now_healthy, cause);
                     changes.push((c.id.clone(), was, now_healthy, reason));
                 }
             }
@@ -418,7 +418,16 @@ impl Engine {
     }
 
     /// Why a check has the status it has, in a few words.
-    fn reason(&self, state: &State, c: &HealthCheck, healthy: bool, cause: &str) -> String {
+    /// `statuses`: every check's status as just evaluated (a calculated check's children
+    /// are counted from these, not from what was in effect before).
+    fn reason(
+        &self,
+        state: &State,
+        statuses: &HashMap<String, bool>,
+        c: &HealthCheck,
+        healthy: bool,
+        cause: &str,
+    ) -> String {
         if let Some(o) = state.overrides.get(&c.id) {
             return format!("forced {} by override: {}", status_word(o.status), o.reason);
         }
@@ -434,7 +443,7 @@ impl Engine {
             ) => {
                 let up = children
                     .iter()
-                    .filter(|id| state.entries.get(*id).and_then(|e| e.effective) != Some(false))
+                    .filter(|id| statuses.get(id.as_str()).copied().unwrap_or(true))
                     .count();
                 format!(
                     "{up} of {} children healthy, threshold {threshold}",
