@@ -186,3 +186,20 @@ fn serve_refuses_to_start_on_invalid_zones() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("example.com.zone:6:"));
 }
+
+/// A zone file that is a link to nothing is an error, not a zone quietly left out.
+#[test]
+fn a_dangling_link_is_an_error() {
+    let dir = setup(&[("example.com.zone", &zone("example.com", "www A 192.0.2.1"))]);
+    std::os::unix::fs::symlink(
+        dir.path().join("gone.zone"),
+        dir.path().join("zones/example.org.zone"),
+    )
+    .unwrap();
+    let (ok, out) = run(dir.path());
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("example.org.zone:1: a link to a file that does not exist"),
+        "{out}"
+    );
+}

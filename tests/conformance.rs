@@ -230,3 +230,29 @@ fn refusals_say_why_in_an_extended_dns_error() {
     assert_eq!(d.status, "REFUSED");
     assert!(!d.raw.contains("EDE"), "{}", d.raw);
 }
+
+/// RFC 7873 §5.2.2: a COOKIE option of a length no cookie has is a FORMERR (with the
+/// OPT); a client cookie alone, or with a server cookie, is answered.
+#[test]
+fn a_malformed_cookie_gets_formerr() {
+    let s = serve("www A 192.0.2.1");
+    let with_cookie = |len: u16| {
+        let mut q = common::query(9, "www.example.com", 1, false);
+        q[11] = 1; // ARCOUNT
+        q.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0]);
+        q.extend_from_slice(&(4 + len).to_be_bytes());
+        q.extend_from_slice(&[0, 10]);
+        q.extend_from_slice(&len.to_be_bytes());
+        q.extend(std::iter::repeat_n(7u8, len as usize));
+        s.udp(&q).expect("an answer")
+    };
+    for bad in [0, 5, 9, 15, 41] {
+        let r = with_cookie(bad);
+        assert_eq!(r[3] & 0x0f, 1, "FORMERR for a {bad}-octet cookie");
+        assert_eq!(u16::from_be_bytes([r[10], r[11]]), 1, "with the OPT");
+    }
+    for good in [8, 16, 40] {
+        let r = with_cookie(good);
+        assert_eq!(r[3] & 0x0f, 0, "NOERROR for a {good}-octet cookie");
+    }
+}

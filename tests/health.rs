@@ -582,9 +582,9 @@ fn a_calculated_check_logs_the_children_that_decided() {
     ep.stop();
     wait_status(&s, "primary", "unhealthy");
     wait_for("the calculated check's transition in the log", || {
-        s.log().lines().any(|l| {
-            l.contains("check=\"primary\"") && l.contains("to=\"unhealthy\"")
-        })
+        s.log()
+            .lines()
+            .any(|l| l.contains("check=\"primary\"") && l.contains("to=\"unhealthy\""))
     });
     let line = s
         .log()
@@ -592,5 +592,26 @@ fn a_calculated_check_logs_the_children_that_decided() {
         .find(|l| l.contains("check=\"primary\"") && l.contains("to=\"unhealthy\""))
         .unwrap_or_default()
         .to_string();
-    assert!(line.contains("0 of 1 children healthy, threshold 1"), "{line}");
+    assert!(
+        line.contains("0 of 1 children healthy, threshold 1"),
+        "{line}"
+    );
+}
+
+/// An override's ttl is bounded: one that would end past the year 9999 is a 400, and
+/// the API keeps answering.
+#[test]
+fn an_endless_override_is_refused() {
+    let ep = Endpoint::http(status(200));
+    let checks = check("primary", "http", ep.port, "failure_threshold = 1");
+    let s = failover_server(&checks, "[http]\ntoken_file = \"token\"\n");
+    let path = "/api/v1/health-checks/primary/override";
+    for ttl in ["87601h", "99999999999h", "999999999999999999999s"] {
+        let body = format!(r#"{{"status":"unhealthy","ttl":"{ttl}","reason":"forever"}}"#);
+        let (code, reply) = s.http("PUT", path, Some(TOKEN), &body);
+        assert_eq!(code, 400, "{ttl}: {reply}");
+    }
+    let body = r#"{"status":"unhealthy","ttl":"87600h","reason":"long maintenance"}"#;
+    assert_eq!(s.http("PUT", path, Some(TOKEN), body).0, 200);
+    assert!(!primary(&s));
 }

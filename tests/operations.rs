@@ -492,6 +492,9 @@ fn explain_shows_the_answer_the_groups_visited_and_the_rule() {
             "name=web.example&clinet=10.0.0.1",
             "unknown parameter \"clinet\"",
         ),
+        // The server refuses or transfers these; a lookup would say NODATA.
+        ("name=example&type=AXFR", "not a question explain answers"),
+        ("name=example&type=IXFR", "IXFR"),
     ] {
         let (code, body) = s.http("GET", &format!("/api/v1/explain?{q}"), None, "");
         assert_eq!(code, 400, "{q}: {body}");

@@ -114,6 +114,15 @@ pub fn parse_query(
         .to_ascii_uppercase()
         .parse()
         .map_err(|_| format!("type {rtype:?}: not a record type"))?;
+    // Not questions a lookup answers: the server's answer to them is not a lookup's.
+    if matches!(
+        qtype,
+        RecordType::AXFR | RecordType::IXFR | RecordType::OPT | RecordType::TSIG
+    ) {
+        return Err(format!(
+            "type {qtype} is not a question explain answers (zone transfers and message records)"
+        ));
+    }
     let client = match client {
         None => Client::from_addr(caller),
         Some(text) => match text.parse::<IpNet>() {

@@ -5,8 +5,8 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::wire::{
-    OPCODE_NOTIFY, OPCODE_QUERY, OPT_CLIENT_SUBNET, OPT_NSID, RCODE_FORMERR, RCODE_NOTIMP,
-    TYPE_OPT, TYPE_SOA, TYPE_TSIG,
+    OPCODE_NOTIFY, OPCODE_QUERY, OPT_CLIENT_SUBNET, OPT_COOKIE, OPT_NSID, RCODE_FORMERR,
+    RCODE_NOTIMP, TYPE_OPT, TYPE_SOA, TYPE_TSIG,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -270,6 +270,9 @@ fn read_opt(rr: &RawRecord<'_>) -> (Option<Edns>, bool) {
         }
         match code {
             OPT_NSID => nsid_requested = true,
+            // RFC 7873 §5.2.2: a client cookie of 8 octets, and a server cookie of 8 to
+            // 32 after it if any; any other length is a FORMERR.
+            OPT_COOKIE if !(len == 8 || (16..=40).contains(&len)) => ok = false,
             OPT_CLIENT_SUBNET => {
                 // RFC 7871 §7.1.1: a malformed or second ECS option is a FORMERR.
                 let ecs = ClientSubnet::parse(&opts[4..4 + len]);

@@ -32,5 +32,7 @@ pub const BADVERS_HIGH: u8 = 1;
 /// EDNS option codes acted on: NSID (RFC 5001) and Client Subnet (RFC 7871).
 pub const OPT_NSID: u16 = 3;
 pub const OPT_CLIENT_SUBNET: u16 = 8;
+/// DNS Cookies (RFC 7873).
+pub const OPT_COOKIE: u16 = 10;
 /// Extended DNS Errors (RFC 8914).
 pub const OPT_EDE: u16 = 15;

@@ -31,6 +31,8 @@ const MAX_CONNECTIONS: usize = 64;
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECTION_LIMIT: Duration = Duration::from_secs(60);
 const MAX_BODY: usize = 64 * 1024;
+/// The longest override: ten years (past the year 9999 a time cannot be written).
+const MAX_OVERRIDE_TTL: Duration = Duration::from_secs(3650 * 86_400);
 /// How often recorded probe durations are folded into their histograms.
 const UPKEEP: Duration = Duration::from_secs(5);
 
@@ -163,8 +165,17 @@ impl Api {
             }
         };
         let ttl = match parse_duration(&body.ttl) {
-            Ok(t) if !t.is_zero() => t,
-            Ok(_) => return error(StatusCode::BAD_REQUEST, "ttl must be above zero".into()),
+            Ok(t) if t.is_zero() => {
+                return error(StatusCode::BAD_REQUEST, "ttl must be above zero".into())
+            }
+            Ok(t) if t > MAX_OVERRIDE_TTL => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "ttl must be at most 87600h (ten years): an override is for maintenance, not for ever"
+                        .into(),
+                )
+            }
+            Ok(t) => t,
             Err(e) => return error(StatusCode::BAD_REQUEST, format!("ttl: {e}")),
         };
         if body.reason.trim().is_empty() {

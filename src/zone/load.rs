@@ -14,16 +14,28 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crate::watch::FileStamp;
 
 /// The zone files of a directory, sorted by name: `<origin>.zone`, and `..zone` for the
-/// root zone. Hidden files (editor droppings) are skipped.
-fn zone_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+/// root zone. Hidden files (editor droppings) are skipped; a zone file that is a link to
+/// nothing is an error, not a zone quietly left out.
+fn zone_files(dir: &Path, diags: &mut Diagnostics) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = Vec::new();
+    for p in std::fs::read_dir(dir)?
         .filter_map(|e| e.ok())
         .map(|e| e.path())
-        .filter(|p| {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            name.ends_with(".zone") && (!name.starts_with('.') || name == "..zone") && p.is_file()
-        })
-        .collect();
+    {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if !name.ends_with(".zone") || (name.starts_with('.') && name != "..zone") {
+            continue;
+        }
+        if p.is_file() {
+            files.push(p);
+        } else if p.is_symlink() && !p.exists() {
+            diags.push(Diagnostic::error(
+                &p,
+                1,
+                "a link to a file that does not exist: the zone cannot be read",
+            ));
+        }
+    }
     files.sort();
     Ok(files)
 }
@@ -73,7 +85,7 @@ pub struct ZoneFiles {
 pub fn load_zones(dir: &Path, wants_plain: impl Fn(&Path, &Name) -> Vec<Box<[u8]>>) -> ZoneFiles {
     let mut diags = Diagnostics::default();
     let mut files_read = vec![FileStamp::of(dir)];
-    let files = match zone_files(dir) {
+    let files = match zone_files(dir, &mut diags) {
         Ok(f) => f,
         Err(e) => {
             diags.push(Diagnostic::error(
