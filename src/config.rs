@@ -65,6 +65,9 @@ pub struct TsigKey {
     pub secret: Secret,
 }
 
+/// The shortest API token accepted.
+const MIN_TOKEN: usize = 16;
+
 /// Key material: its Debug says nothing of it.
 #[derive(Clone, Default, PartialEq)]
 pub struct Secret(pub Vec<u8>);
@@ -91,6 +94,9 @@ pub struct HttpConfig {
     /// A file holding the bearer token of the write endpoints; without one they answer 403.
     /// Relative to the config file.
     pub token_file: Option<PathBuf>,
+    /// The token, read from `token_file` at load (so `check` and `serve` judge it alike).
+    #[serde(skip)]
+    pub token: Option<Secret>,
 }
 
 impl Default for HttpConfig {
@@ -98,6 +104,7 @@ impl Default for HttpConfig {
         HttpConfig {
             listen: default_http_listen(),
             token_file: None,
+            token: None,
         }
     }
 }
@@ -323,7 +330,41 @@ impl Config {
             *p = base.join(&*p);
         }
         config.read_tsig_keys(path, &text, base)?;
+        config.read_token(path, &text)?;
         Ok(config)
+    }
+
+    /// Reads the API token: a file only its owner may read or write (as ssh demands of
+    /// keys), holding at least `MIN_TOKEN` characters.
+    fn read_token(&mut self, path: &Path, text: &str) -> Result<(), Diagnostic> {
+        let Some(file) = &self.http.token_file else {
+            return Ok(());
+        };
+        let at = text
+            .find("token_file")
+            .map_or(1, |at| line_of_offset(text, at));
+        let error =
+            |m: String| Diagnostic::error(path, at, format!("token_file {}: {m}", file.display()));
+        let meta = std::fs::metadata(file).map_err(|e| error(format!("cannot read: {e}")))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            if meta.permissions().mode() & 0o077 != 0 {
+                return Err(error(
+                    "others may read or write it: chmod 600, as for an ssh key".into(),
+                ));
+            }
+        }
+        let token =
+            std::fs::read_to_string(file).map_err(|e| error(format!("cannot read: {e}")))?;
+        let token = token.trim();
+        if token.chars().count() < MIN_TOKEN {
+            return Err(error(format!(
+                "the token must be at least {MIN_TOKEN} characters (openssl rand -hex 16 makes one)"
+            )));
+        }
+        self.http.token = Some(Secret(token.as_bytes().to_vec()));
+        Ok(())
     }
 
     /// Checks the `[[tsig_key]]`s and reads each secret; an error names the key's line.

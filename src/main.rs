@@ -167,16 +167,13 @@ fn run(
         engine.clone(),
         files,
     ));
-    let api = Arc::new(
-        Api::new(
-            engine.clone(),
-            live.clone(),
-            reloader.clone(),
-            exporter,
-            config.http.token_file.as_deref(),
-        )
-        .map_err(|e| format!("[http] {e}"))?,
-    );
+    let api = Arc::new(Api::new(
+        engine.clone(),
+        live.clone(),
+        reloader.clone(),
+        exporter,
+        config.http.token.as_ref().map(|t| t.0.as_slice()),
+    ));
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -203,3 +203,36 @@ fn a_dangling_link_is_an_error() {
         "{out}"
     );
 }
+
+/// The API token is judged at load, by `check` as by `serve`: a missing, short, or
+/// world-readable token file is an error at the config's line.
+#[test]
+fn the_token_file_is_checked_like_a_key() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = setup(&[("example.com.zone", &zone("example.com", ""))]);
+    std::fs::write(
+        dir.path().join("hadns.toml"),
+        "[server]\nlisten = [\"127.0.0.1:5399\"]\nzones_dir = \"zones\"\n\n[http]\ntoken_file = \"token\"\n",
+    )
+    .unwrap();
+    let token = dir.path().join("token");
+    let mode =
+        |m: u32| std::fs::set_permissions(&token, std::fs::Permissions::from_mode(m)).unwrap();
+    let (ok, out) = run(dir.path());
+    assert!(
+        !ok && out.contains("hadns.toml:6: token_file") && out.contains("cannot read"),
+        "{out}"
+    );
+    std::fs::write(&token, "0123456789abcdef0123").unwrap();
+    mode(0o644);
+    let (ok, out) = run(dir.path());
+    assert!(!ok && out.contains("chmod 600"), "{out}");
+    std::fs::write(&token, "x").unwrap();
+    mode(0o600);
+    let (ok, out) = run(dir.path());
+    assert!(!ok && out.contains("at least 16 characters"), "{out}");
+    assert!(!out.contains("\"x\""), "the token is never quoted: {out}");
+    std::fs::write(&token, "0123456789abcdef0123\n").unwrap();
+    let (ok, out) = run(dir.path());
+    assert!(ok, "{out}");
+}

@@ -7,7 +7,7 @@ mod common;
 use common::endpoint::{status, Behaviour, Endpoint};
 use common::{wait_for, zone, Server};
 
-const TOKEN: &str = "s3cret-token";
+const TOKEN: &str = "s3cret-token-for-health";
 
 /// `web.example.` fails over from 192.0.2.1 (guarded by check `primary`) to 192.0.2.2;
 /// `checks` declares `primary` and any others.

@@ -13,7 +13,7 @@ use common::{query, tcp_connect, tcp_recv, tcp_send, wait_for, zone, Server};
 use prometheus_parse::{Sample, Scrape, Value};
 use serde_json::Value as Json;
 
-const TOKEN: &str = "ops-token";
+const TOKEN: &str = "ops-token-long-enough";
 
 /// `web.example.` fails over from 192.0.2.1 (check `primary`, probing `port`) to
 /// 192.0.2.2; `www` is weighted between two sets, `edge` aliases `web` and then `www`.

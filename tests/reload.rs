@@ -221,7 +221,7 @@ fn an_invalid_policy_file_is_rejected_like_a_zone_file() {
 
 #[test]
 fn the_reload_endpoint_needs_the_token_and_answers_with_the_result() {
-    let token = "reload-token";
+    let token = "reload-token-long-enough";
     let s = Server::start_with_files(
         &[("example.zone", &zone("example", "www A 192.0.2.10"))],
         "[http]\ntoken_file = \"token\"\n",

@@ -6,7 +6,6 @@
 
 use std::convert::Infallible;
 use std::net::IpAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -47,33 +46,21 @@ pub struct Api {
 type Reply = Response<Full<Bytes>>;
 
 impl Api {
-    /// Reads the token file, if one is configured.
+    /// `token`: the bearer token of the write endpoints, read with the config.
     pub fn new(
         engine: Arc<Engine>,
         live: Arc<Live>,
         reloader: Arc<Reloader>,
         exporter: Exporter,
-        token_file: Option<&Path>,
-    ) -> Result<Api, String> {
-        let token = match token_file {
-            None => None,
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| format!("cannot read token_file {}: {e}", path.display()))?;
-                let token = text.trim().to_string();
-                if token.is_empty() {
-                    return Err(format!("token_file {} is empty", path.display()));
-                }
-                Some(token)
-            }
-        };
-        Ok(Api {
+        token: Option<&[u8]>,
+    ) -> Api {
+        Api {
             engine,
             live,
             reloader,
             exporter,
-            token,
-        })
+            token: token.map(|t| String::from_utf8_lossy(t).into_owned()),
+        }
     }
 
     async fn handle(&self, req: Request<Incoming>, caller: IpAddr) -> Reply {

@@ -107,7 +107,11 @@ impl Server {
     ) -> Server {
         let dir = tempfile::tempdir().unwrap();
         for (name, bytes) in files {
-            std::fs::write(dir.path().join(name), bytes).unwrap();
+            // Tokens and keys: readable by their owner only, as hadns demands.
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         }
         std::fs::create_dir(dir.path().join("zones")).unwrap();
         for (name, text) in zones {
