@@ -615,3 +615,25 @@ fn an_endless_override_is_refused() {
     assert_eq!(s.http("PUT", path, Some(TOKEN), body).0, 200);
     assert!(!primary(&s));
 }
+
+/// An override in the file for a check that no policy file declares does nothing, and
+/// the log says so rather than taking it silently.
+#[test]
+fn an_override_of_an_unknown_check_is_reported() {
+    let ep = Endpoint::http(status(200));
+    let checks = check("primary", "http", ep.port, "failure_threshold = 1");
+    let s = failover_server(&checks, "");
+    let file = s.dir.path().join("state/overrides.json");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(
+        &file,
+        r#"{"primray": {"status": "unhealthy", "reason": "typo", "expires": "2100-01-01T00:00:00Z"}}"#,
+    )
+    .unwrap();
+    wait_for("the warning", || {
+        s.log()
+            .lines()
+            .any(|l| l.contains("check=\"primray\"") && l.contains("no policy file declares"))
+    });
+    assert!(primary(&s), "nothing changed");
+}

@@ -230,6 +230,7 @@ impl Engine {
                 entries.insert(c.id.clone(), entry);
             }
             state.entries = entries;
+            warn_unknown_overrides(state, &self.overrides_file);
             state.checks = checks;
 
             // Probe groups: keep a running group whose members all have a status; start
@@ -574,6 +575,7 @@ impl Engine {
                         tracing::info!(check = id, by = "overrides file", "override cleared");
                     }
                     state.overrides = next;
+                    warn_unknown_overrides(state, &self.overrides_file);
                 }
                 Err(e) => tracing::error!("{e}; the overrides in effect stay as they were"),
             }
@@ -637,6 +639,19 @@ impl Entry {
             effective: None,
             since: now,
             durations: metrics::probe_duration(&c.id),
+        }
+    }
+}
+
+/// An override in the file for a check no policy file declares does nothing: say so.
+fn warn_unknown_overrides(state: &State, file: &std::path::Path) {
+    for id in state.overrides.keys() {
+        if !state.entries.contains_key(id) {
+            tracing::warn!(
+                check = id,
+                file = %file.display(),
+                "an override names a health check that no policy file declares; it has no effect"
+            );
         }
     }
 }
