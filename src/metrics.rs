@@ -62,6 +62,11 @@ impl Exporter {
             })
             .map_err(|e| format!("cannot set up metrics: {e}"))?;
         describe();
+        // Every label set known from the start is exported from the first scrape, at 0:
+        // rate() and increase() then see the first event (Prometheus's advice).
+        for result in ["success", "error"] {
+            counter!(RELOADS, "result" => result).increment(0);
+        }
         Ok(Exporter {
             handle,
             scrape: Mutex::new(()),
@@ -236,6 +241,13 @@ pub fn answer_counter(zone: &str, name: &str, rtype: &str, set_id: &str) -> Coun
 /// The probe duration histogram of one check.
 pub fn probe_duration(check: &str) -> Histogram {
     histogram!(CHECK_DURATION, "check" => check.to_owned())
+}
+
+/// A check's transition counters, both directions, at 0 until its first transition.
+pub fn register_check(check: &str) {
+    for to in ["healthy", "unhealthy"] {
+        counter!(CHECK_TRANSITIONS, "check" => check.to_owned(), "to" => to).increment(0);
+    }
 }
 
 pub fn check_transition(check: &str, healthy: bool) {

@@ -164,6 +164,23 @@ fn metrics_count_queries_answers_checks_reloads_and_overrides() {
         Some(1.0)
     );
     assert_eq!(value(&samples, "hadns_overrides_active", &[]), Some(0.0));
+    // Counters with a known label set exist from the first scrape, at 0.
+    for result in ["success", "error"] {
+        let labels = [("result", result)];
+        assert_eq!(
+            value(&samples, "hadns_zone_reloads_total", &labels),
+            Some(0.0),
+            "{result}"
+        );
+    }
+    for to in ["healthy", "unhealthy"] {
+        let labels = [("check", "primary"), ("to", to)];
+        assert_eq!(
+            value(&samples, "hadns_health_check_transitions_total", &labels),
+            Some(0.0),
+            "{to}"
+        );
+    }
     let primary = [("check", "primary")];
     assert_eq!(
         value(&samples, "hadns_health_check_status", &primary),
@@ -276,13 +293,14 @@ fn metrics_count_queries_answers_checks_reloads_and_overrides() {
         ),
         Some(1.0)
     );
+    // No transition back yet: exported all the same, at 0.
     assert_eq!(
         value(
             &samples,
             "hadns_health_check_transitions_total",
-            &[("to", "healthy")]
+            &[("check", "primary"), ("to", "healthy")]
         ),
-        None
+        Some(0.0)
     );
     assert!(answers(&samples, "web.example.", "s") >= 1.0);
 
@@ -314,7 +332,7 @@ fn metrics_count_queries_answers_checks_reloads_and_overrides() {
             "hadns_zone_reloads_total",
             &[("result", "success")]
         ),
-        None
+        Some(0.0)
     );
     std::fs::write(s.zone_path("example.toml"), "").unwrap();
     let newer = zone("example", "").replace("( 1 ", "( 2026112201 ");

@@ -206,6 +206,7 @@ impl Engine {
             let now = SystemTime::now();
             let mut entries = HashMap::with_capacity(checks.len());
             for c in &checks {
+                metrics::register_check(&c.id);
                 let fp = c.fingerprint();
                 let entry = match state.entries.remove(&c.id) {
                     Some(e) if e.fingerprint == fp => e,
