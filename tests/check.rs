@@ -7,17 +7,7 @@ use common::{check, zone};
 
 /// Writes a config and zone files into a fresh directory.
 fn setup(zones: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("hadns.toml"),
-        "[server]\nlisten = [\"127.0.0.1:5399\"]\nzones_dir = \"zones\"\n",
-    )
-    .unwrap();
-    std::fs::create_dir(dir.path().join("zones")).unwrap();
-    for (name, text) in zones {
-        std::fs::write(dir.path().join("zones").join(name), text).unwrap();
-    }
-    dir
+    common::config_dir(zones, "")
 }
 
 fn run(dir: &Path) -> (bool, String) {
@@ -209,12 +199,10 @@ fn a_dangling_link_is_an_error() {
 #[test]
 fn the_token_file_is_checked_like_a_key() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = setup(&[("example.com.zone", &zone("example.com", ""))]);
-    std::fs::write(
-        dir.path().join("hadns.toml"),
-        "[server]\nlisten = [\"127.0.0.1:5399\"]\nzones_dir = \"zones\"\n\n[http]\ntoken_file = \"token\"\n",
-    )
-    .unwrap();
+    let dir = common::config_dir(
+        &[("example.com.zone", &zone("example.com", ""))],
+        "\n[http]\ntoken_file = \"token\"\n",
+    );
     let token = dir.path().join("token");
     let mode =
         |m: u32| std::fs::set_permissions(&token, std::fs::Permissions::from_mode(m)).unwrap();

@@ -10,18 +10,7 @@ fn serve(body: &str) -> Server {
 }
 
 fn check_zone(body: &str) -> (bool, String) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("zones")).unwrap();
-    std::fs::write(
-        dir.path().join("zones/example.com.zone"),
-        zone("example.com", body),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("hadns.toml"),
-        "[server]\nlisten = [\"127.0.0.1:5399\"]\nzones_dir = \"zones\"\n",
-    )
-    .unwrap();
+    let dir = common::config_dir(&[("example.com.zone", &zone("example.com", body))], "");
     check(&dir.path().join("hadns.toml"))
 }
 

@@ -341,13 +341,8 @@ fn transfers_are_signed_with_the_tsig_key_and_refused_without_it() {
 
 #[test]
 fn tsig_keys_are_checked_at_their_line() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("zones")).unwrap();
-    std::fs::write(
-        dir.path().join("zones/example.com.zone"),
-        zone("example.com", ""),
-    )
-    .unwrap();
+    let dir = common::config_dir(&[("example.com.zone", &zone("example.com", ""))], "");
+    // The same config with another `[transfer]`, written over the first.
     let config = |transfer: &str| {
         std::fs::write(
             dir.path().join("hadns.toml"),

@@ -306,14 +306,9 @@ impl<'z, T: Trace> Step<'z, '_, T> {
                     } else {
                         &node.rrsets[..]
                     };
-                    let data = self.data;
-                    let served = |s: &'z RRset| match s.rtype {
-                        RecordType::SOA => data.soa(self.zone_index),
-                        _ => s,
-                    };
                     ans.answer.extend(
                         sets.iter()
-                            .map(|s| RRsetOut::borrowed(name.clone(), served(s))),
+                            .map(|s| RRsetOut::borrowed(name.clone(), self.served(s))),
                     );
                     if sets.is_empty() {
                         add_soa(self.data, self.zone_index, ans);
@@ -341,6 +336,15 @@ impl<'z, T: Trace> Step<'z, '_, T> {
         }
     }
 
+    /// A zone-file RRset as served: the SOA is the snapshot's, its serial perhaps moved
+    /// on from the file's (only the apex has one).
+    fn served(&self, set: &'z RRset) -> &'z RRset {
+        match set.rtype {
+            RecordType::SOA => self.data.soa(self.zone_index),
+            _ => set,
+        }
+    }
+
     /// The node's RRset of `rtype`: from the zone file, or chosen by its policy group.
     fn rrset(
         &mut self,
@@ -350,12 +354,7 @@ impl<'z, T: Trace> Step<'z, '_, T> {
         ans: &mut Answer<'z>,
     ) -> Option<RRsetOut<'z>> {
         if let Some(set) = node.rrset(rtype) {
-            // The SOA as served, its serial perhaps moved on from the file's.
-            let set = match rtype {
-                RecordType::SOA => self.data.soa(self.zone_index),
-                _ => set,
-            };
-            return Some(RRsetOut::borrowed(owner.clone(), set));
+            return Some(RRsetOut::borrowed(owner.clone(), self.served(set)));
         }
         let group = node.dynamic(rtype)? as usize;
         let facts = Facts::new(

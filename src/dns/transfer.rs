@@ -67,10 +67,11 @@ pub(super) fn answer(
             outcome: Outcome::Rcode(0),
         };
     }
-    let zone = Name::read(&mut BinDecoder::new(req.qname))
-        .ok()
-        .and_then(|qname| snapshot.zones.find(&name_key(&qname)));
-    let Some((zone_index, _)) = zone else {
+    let qname = Name::read(&mut BinDecoder::new(req.qname)).ok();
+    let zone = qname
+        .as_ref()
+        .and_then(|q| snapshot.zones.find(&name_key(q)));
+    let (Some(qname), Some((zone_index, _))) = (qname, zone) else {
         // Not the apex of a zone served here.
         return asked.error(sink, RCODE_NOTAUTH);
     };
@@ -84,7 +85,6 @@ pub(super) fn answer(
         "AXFR"
     };
     let sets = incremental.unwrap_or_else(|| zone_view(snapshot, zone_index));
-    let qname = Name::read(&mut BinDecoder::new(req.qname)).expect("read above");
     let records: usize = sets.iter().map(|s| s.rdatas.len()).sum();
     tracing::info!(zone = %qname, peer = %asked.peer, kind, records, serial = snapshot.serial(zone_index), "zone transfer");
     let mut rest = &sets[..];

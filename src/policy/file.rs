@@ -17,7 +17,8 @@ use crate::config::Region;
 use crate::diag::{line_of_offset, Diagnostic, Diagnostics, LineIndex};
 use crate::health::check::{read_checks, CheckDef};
 use crate::zone::lexer;
-use crate::zone::parse::{parse_name, parse_rdata};
+use crate::zone::parse::parse_rdata;
+use crate::zone::text;
 use crate::zone::{name_key, PlainIndex};
 
 /// Route 53's quota of sets per name and type.
@@ -79,7 +80,7 @@ pub fn referenced_names(path: &Path, origin: &Name) -> Vec<Box<[u8]>> {
         .iter()
         .map(|r| r.get_ref())
         .flat_map(|r| std::iter::once(&r.name).chain(r.alias.as_ref().map(|a| &a.target)))
-        .filter_map(|n| parse_name(n, origin).ok())
+        .filter_map(|n| text::name(n, origin).ok())
         .map(|n| name_key(&n))
         .collect()
 }
@@ -186,7 +187,7 @@ impl Validator<'_> {
         checks: &HashSet<&str>,
     ) -> Result<(Name, RecordType, PolicySet), String> {
         let origin = self.cx.origin;
-        let name = parse_name(&d.name, origin)?;
+        let name = text::name(&d.name, origin)?;
         if !origin.zone_of(&name) {
             return Err(format!("out-of-zone data: {name} is not in zone {origin}"));
         }
@@ -227,7 +228,7 @@ impl Validator<'_> {
                 if d.ttl.is_some() {
                     return Err("an alias takes its target's TTL; remove ttl".into());
                 }
-                let target = parse_name(&alias.target, origin)?;
+                let target = text::name(&alias.target, origin)?;
                 if !origin.zone_of(&target) {
                     return Err(format!("alias target {target} is not in zone {origin}"));
                 }

@@ -94,7 +94,7 @@ fn read_file(
             let args = &entry.tokens[1..];
             match first.to_ascii_uppercase().as_str() {
                 "$ORIGIN" => match args {
-                    [name] => match parse_name(name.text(), &state.origin) {
+                    [name] => match text::name(name.text(), &state.origin) {
                         Ok(n) => state.origin = n,
                         Err(m) => diags.push(Diagnostic::error(path, line, m)),
                     },
@@ -135,7 +135,7 @@ fn read_file(
                     let saved_origin = state.origin.clone();
                     let saved_owner = state.last_owner.take();
                     if let Some(o) = args.get(1) {
-                        match parse_name(o.text(), &state.origin) {
+                        match text::name(o.text(), &state.origin) {
                             Ok(n) => state.origin = n,
                             Err(m) => {
                                 diags.push(Diagnostic::error(path, line, m));
@@ -180,7 +180,7 @@ fn parse_record(
             .clone()
             .ok_or("no owner name: the first record starts with a blank")?
     } else {
-        let n = parse_name(rest[0].text(), &state.origin)?;
+        let n = text::name(rest[0].text(), &state.origin)?;
         rest = &rest[1..];
         n
     };
@@ -246,11 +246,6 @@ pub fn record_type(t: &str) -> Result<RecordType, String> {
         }
     }
     RecordType::from_str(&upper).map_err(|_| format!("unknown record type {t}"))
-}
-
-/// A domain name relative to `origin`; `@` is the origin itself.
-pub fn parse_name(text: &str, origin: &Name) -> Result<Name, String> {
-    text::name(text, origin)
 }
 
 fn unquote(t: &str) -> &str {

@@ -566,6 +566,22 @@ pub fn run_command(cmd: &mut Command) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// A directory for `hadns check`: `hadns.toml` (`[server]` on 127.0.0.1:5399, zones in
+/// `zones/`, then `extra`) and these zone files.
+pub fn config_dir(zones: &[(&str, &str)], extra: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("hadns.toml"),
+        format!("[server]\nlisten = [\"127.0.0.1:5399\"]\nzones_dir = \"zones\"\n{extra}"),
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("zones")).unwrap();
+    for (name, text) in zones {
+        std::fs::write(dir.path().join("zones").join(name), text).unwrap();
+    }
+    dir
+}
+
 /// Runs `hadns check --config FILE`; returns (success, stderr + stdout).
 pub fn check(config: &Path) -> (bool, String) {
     run_command(
