@@ -24,6 +24,8 @@ pub struct Config {
     /// TSIG keys (RFC 8945), for zone transfers and NOTIFY.
     #[serde(default, rename = "tsig_key")]
     pub tsig_keys: Vec<TsigKey>,
+    /// Other nodes serving the same zones, sharing what they observe. None: one node.
+    pub cluster: Option<ClusterConfig>,
     /// Regions that latency and geoproximity records name.
     #[serde(default, rename = "region", deserialize_with = "regions")]
     pub regions: Vec<Region>,
@@ -64,6 +66,75 @@ pub struct TsigKey {
     #[serde(skip)]
     pub secret: Secret,
 }
+
+/// The nodes of a cluster: gossip, its key, and how their observations decide a check.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// This node's name, unique in the cluster; the host name unless given.
+    #[serde(default = "host_name")]
+    pub node: String,
+    /// Gossip, over UDP.
+    #[serde(default = "default_gossip_listen")]
+    pub listen: SocketAddr,
+    /// Where peers reach this node; `listen` unless given.
+    pub advertise: Option<SocketAddr>,
+    /// Peers to join through; the rest are learned.
+    #[serde(default)]
+    pub seeds: Vec<SocketAddr>,
+    /// 32 random bytes, base64; only its owner may read it. Relative to the config file.
+    pub key_file: PathBuf,
+    #[serde(default)]
+    pub health_quorum: Quorum,
+    /// False: probe nothing, decide from the peers' observations.
+    #[serde(default = "yes")]
+    pub probe: bool,
+    /// Read from `key_file` at load.
+    #[serde(skip)]
+    pub key: Secret,
+}
+
+impl ClusterConfig {
+    pub fn advertised(&self) -> SocketAddr {
+        self.advertise.unwrap_or(self.listen)
+    }
+}
+
+/// How the observers of a check decide its measured status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Quorum {
+    /// Healthy when more than 18% of observers say so, as Route 53 decides (§4.3).
+    #[default]
+    Route53,
+    /// Healthy when more than half say so.
+    Majority,
+    /// Healthy only when every observer says so.
+    All,
+}
+
+impl Quorum {
+    /// The decision from `healthy` of `observers` (at least one).
+    pub fn healthy(self, healthy: usize, observers: usize) -> bool {
+        match self {
+            // 100 × healthy > 18 × observers, in integers.
+            Quorum::Route53 => 100 * healthy > 18 * observers,
+            Quorum::Majority => 2 * healthy > observers,
+            Quorum::All => healthy == observers,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Quorum::Route53 => "route53",
+            Quorum::Majority => "majority",
+            Quorum::All => "all",
+        }
+    }
+}
+
+/// The length of a cluster key, in bytes.
+pub const CLUSTER_KEY_LEN: usize = 32;
 
 /// The shortest API token accepted.
 const MIN_TOKEN: usize = 16;
@@ -176,6 +247,25 @@ pub struct ServerConfig {
         deserialize_with = "tcp_max_connections"
     )]
     pub tcp_max_connections: usize,
+}
+
+fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into buf.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    match ok {
+        true => String::from_utf8_lossy(&buf[..end]).into_owned(),
+        false => "hadns".into(),
+    }
+}
+
+fn default_gossip_listen() -> SocketAddr {
+    ([0, 0, 0, 0], 8053).into()
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn default_listen() -> Vec<SocketAddr> {
@@ -331,7 +421,41 @@ impl Config {
         }
         config.read_tsig_keys(path, &text, base)?;
         config.read_token(path, &text)?;
+        config.read_cluster_key(path, &text, base)?;
         Ok(config)
+    }
+
+    /// Reads the cluster key: a private file (as ssh demands of keys) holding
+    /// `CLUSTER_KEY_LEN` bytes in base64.
+    fn read_cluster_key(&mut self, path: &Path, text: &str, base: &Path) -> Result<(), Diagnostic> {
+        let Some(cluster) = &mut self.cluster else {
+            return Ok(());
+        };
+        cluster.key_file = base.join(&cluster.key_file);
+        let at = text
+            .find("key_file")
+            .map_or(1, |at| line_of_offset(text, at));
+        let file = &cluster.key_file;
+        let error =
+            |m: String| Diagnostic::error(path, at, format!("key_file {}: {m}", file.display()));
+        let key = read_private(file).map_err(error)?;
+        let key = crate::zone::text::base64(key.trim())
+            .filter(|k| k.len() == CLUSTER_KEY_LEN)
+            .ok_or_else(|| {
+                error(format!(
+                    "must hold {CLUSTER_KEY_LEN} bytes in base64 (head -c {CLUSTER_KEY_LEN} /dev/urandom | base64 makes one)"
+                ))
+            })?;
+        cluster.key = Secret(key);
+        if cluster.node.is_empty() || cluster.node.contains(|c: char| c.is_control()) {
+            let at = text.find("node").map_or(1, |at| line_of_offset(text, at));
+            return Err(Diagnostic::error(
+                path,
+                at,
+                "[cluster] node: a name is needed",
+            ));
+        }
+        Ok(())
     }
 
     /// Reads the API token: a file only its owner may read or write (as ssh demands of
@@ -345,18 +469,7 @@ impl Config {
             .map_or(1, |at| line_of_offset(text, at));
         let error =
             |m: String| Diagnostic::error(path, at, format!("token_file {}: {m}", file.display()));
-        let meta = std::fs::metadata(file).map_err(|e| error(format!("cannot read: {e}")))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            if meta.permissions().mode() & 0o077 != 0 {
-                return Err(error(
-                    "others may read or write it: chmod 600, as for an ssh key".into(),
-                ));
-            }
-        }
-        let token =
-            std::fs::read_to_string(file).map_err(|e| error(format!("cannot read: {e}")))?;
+        let token = read_private(file).map_err(error)?;
         let token = token.trim();
         if token.chars().count() < MIN_TOKEN {
             return Err(error(format!(
@@ -430,6 +543,19 @@ impl Config {
 }
 
 /// Parses durations written as a number and a unit: `100ms`, `10s`, `5m`, `1h`.
+/// A secret's file: refused when others may read or write it, as ssh refuses such keys.
+fn read_private(file: &Path) -> Result<String, String> {
+    let meta = std::fs::metadata(file).map_err(|e| format!("cannot read: {e}"))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if meta.permissions().mode() & 0o077 != 0 {
+            return Err("others may read or write it: chmod 600, as for an ssh key".into());
+        }
+    }
+    std::fs::read_to_string(file).map_err(|e| format!("cannot read: {e}"))
+}
+
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     let split = t

@@ -21,12 +21,15 @@
 //!   transfer, notify, chaos) → lookup / cache → response.
 //! - `server`      — sockets: UDP workers, TCP, the bounded accept loop.
 //! - `http`        — the HTTP API: metrics, health checks, overrides, explain, reload.
+//! - `cluster`     — gossip with the other nodes (sealed with the cluster key): shares
+//!   observations and override writes with the health engine, compares zone files.
 //! - `secondaries` — for zone transfers: serials that move with every change, NOTIFY.
 //! - `reload`      — SIGHUP, file changes and the API: load again and swap in.
 //! - `metrics`     — metric names and the Prometheus exporter; a leaf the others call.
 //! - `systemd`     — sd_notify.
 
 pub mod client;
+pub mod cluster;
 pub mod config;
 pub mod coordinates;
 pub mod diag;

@@ -33,6 +33,9 @@ pub struct Content {
     pub locator: Locator,
     /// Indexed like `zones.zones`.
     pub metrics: Vec<ZoneMetrics>,
+    /// Each zone's origin and a hash of its zone file and policy file as read: what the
+    /// nodes of a cluster compare.
+    pub digests: Vec<(String, String)>,
 }
 
 /// The counters of one zone: its queries, and the answers of each policy record set
@@ -118,6 +121,7 @@ impl Content {
             checks,
             locator,
             metrics,
+            digests: Vec::new(),
         }
     }
 }
@@ -231,6 +235,16 @@ fn read_content(
             LatencyTable::read(path, &ids, diags)
         });
     shared_check_ids(&policies, diags);
+    // Only a cluster compares them; reading a large zone again is not free.
+    let digests = zones
+        .sources
+        .iter()
+        .filter(|_| config.cluster.is_some())
+        .map(|s| {
+            let policy = sibling(&s.file, ".zone", ".toml");
+            (s.origin.to_string(), files_digest(&[&s.file, &policy]))
+        })
+        .collect();
     drop(zones.sources);
     release_freed_memory();
     let locator = Locator {
@@ -239,9 +253,26 @@ fn read_content(
         latency,
     };
     match zones.zones {
-        Some(zones) if !diags.has_errors() => Some(Content::new(zones, policies, locator)),
+        Some(zones) if !diags.has_errors() => Some(Content {
+            digests,
+            ..Content::new(zones, policies, locator)
+        }),
         _ => None,
     }
+}
+
+/// A short hash of the files' bytes (a missing file counts as empty).
+fn files_digest(files: &[&Path]) -> String {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    for f in files {
+        let bytes = std::fs::read(f).unwrap_or_default();
+        ctx.update(&(bytes.len() as u64).to_be_bytes());
+        ctx.update(&bytes);
+    }
+    ctx.finish().as_ref()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Reading a large zone leaves most of what parsing used freed but held by the

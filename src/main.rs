@@ -5,6 +5,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+use hadns::cluster::Cluster;
 use hadns::config::Config;
 use hadns::dns::Responder;
 use hadns::health::{Engine, HealthTable};
@@ -115,6 +116,9 @@ fn check(config_path: &std::path::Path) -> ExitCode {
     }
 }
 
+/// How long a node that starts waits to hear from a peer before it starts alone.
+const JOIN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 fn serve(config_path: PathBuf, log_queries: bool) -> ExitCode {
     // Before anything is loaded: the zones register their counters as they load.
     let exporter = match Exporter::install() {
@@ -159,20 +163,13 @@ fn run(
         live: live.clone(),
         responder: Responder::new(&config, log_queries)?,
     });
-    let engine = Engine::new(&config.health);
+    let engine = Engine::new(&config.health, config.cluster.as_ref());
     let reloader = Arc::new(Reloader::new(
         config_path,
         config.clone(),
         live.clone(),
         engine.clone(),
         files,
-    ));
-    let api = Arc::new(Api::new(
-        engine.clone(),
-        live.clone(),
-        reloader.clone(),
-        exporter,
-        config.http.token.as_ref().map(|t| t.0.as_slice()),
     ));
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -202,12 +199,29 @@ fn run(
         let http_listener = tokio::net::TcpListener::bind(http_addr)
             .await
             .map_err(|e| format!("cannot listen on {http_addr} ([http] listen): {e}"))?;
+        engine.start();
+        // In a cluster, what the peers know first: a node that restarts must not
+        // answer from its own view alone while its peers know better.
+        let cluster = match &config.cluster {
+            Some(c) => Some(Cluster::start(c, engine.clone(), live.clone()).await?),
+            None => None,
+        };
+        let api = Arc::new(Api::new(
+            engine.clone(),
+            live.clone(),
+            reloader.clone(),
+            exporter,
+            config.http.token.as_ref().map(|t| t.0.as_slice()),
+            cluster.clone(),
+        ));
         tokio::spawn(http::serve(http_listener, api.clone()));
         tokio::spawn(http::metrics_upkeep(api));
+        if let Some(c) = &cluster {
+            c.wait_for_peers(JOIN_WAIT).await;
+        }
 
         // The first round of checks without a saved state, before any answer: traffic
         // must not flap at start.
-        engine.start();
         engine.configure(checks).await;
         if config.transfer.is_on() {
             live.decide_serials_by(Box::new(Secondaries::new(

@@ -23,6 +23,11 @@ const CHECK_TRANSITIONS: &str = "hadns_health_check_transitions_total";
 const RELOADS: &str = "hadns_zone_reloads_total";
 const ZONE_SERIAL: &str = "hadns_zone_serial";
 const OVERRIDES: &str = "hadns_overrides_active";
+const CHECK_OBSERVERS: &str = "hadns_health_check_observers";
+const CLUSTER_NODES: &str = "hadns_cluster_nodes";
+const CLUSTER_ALONE: &str = "hadns_cluster_alone";
+const CLUSTER_DIVERGENT: &str = "hadns_cluster_divergent_zones";
+const CLUSTER_MESSAGES: &str = "hadns_cluster_messages_total";
 
 /// The `zone` label of queries outside every zone served (and of malformed ones).
 pub const OTHER: &str = "other";
@@ -48,6 +53,17 @@ pub struct Gauges {
     /// Each zone served and its SOA serial.
     pub zones: Vec<(String, u32)>,
     pub overrides_active: usize,
+    /// In a cluster: each check and how many observers say healthy, unhealthy.
+    pub observers: Vec<(String, usize, usize)>,
+    pub cluster: Option<ClusterGauges>,
+}
+
+#[derive(Debug, Default)]
+pub struct ClusterGauges {
+    pub alive: usize,
+    pub dead: usize,
+    pub alone: bool,
+    pub divergent_zones: usize,
 }
 
 impl Exporter {
@@ -83,6 +99,18 @@ impl Exporter {
             gauge!(ZONE_SERIAL, "zone" => zone.clone()).set(f64::from(*serial));
         }
         gauge!(OVERRIDES).set(gauges.overrides_active as f64);
+        for (check, up, down) in &gauges.observers {
+            for (status, n) in [("healthy", up), ("unhealthy", down)] {
+                gauge!(CHECK_OBSERVERS, "check" => check.clone(), "status" => status)
+                    .set(*n as f64);
+            }
+        }
+        if let Some(c) = &gauges.cluster {
+            gauge!(CLUSTER_NODES, "state" => "alive").set(c.alive as f64);
+            gauge!(CLUSTER_NODES, "state" => "dead").set(c.dead as f64);
+            gauge!(CLUSTER_ALONE).set(f64::from(u8::from(c.alone)));
+            gauge!(CLUSTER_DIVERGENT).set(c.divergent_zones as f64);
+        }
         self.handle.render()
     }
 
@@ -115,6 +143,26 @@ fn describe() {
     describe_counter!(RELOADS, "Zone reloads, by result (success or error)");
     describe_gauge!(ZONE_SERIAL, "SOA serial of each zone served");
     describe_gauge!(OVERRIDES, "Health check overrides in effect");
+    describe_gauge!(
+        CHECK_OBSERVERS,
+        "Cluster nodes whose fresh observation of the check counts, by what they observe"
+    );
+    describe_gauge!(
+        CLUSTER_NODES,
+        "Cluster nodes known, by state (alive or dead)"
+    );
+    describe_gauge!(
+        CLUSTER_ALONE,
+        "1 when this node hears no peer and decides alone"
+    );
+    describe_gauge!(
+        CLUSTER_DIVERGENT,
+        "Zones whose files differ between nodes of the cluster"
+    );
+    describe_counter!(
+        CLUSTER_MESSAGES,
+        "Gossip messages received, by result (accepted, or rejected: not sealed with the key, too old, replayed)"
+    );
 }
 
 /// The query types named in the `qtype` label; any other folds into `OTHER`.
@@ -253,6 +301,11 @@ pub fn register_check(check: &str) {
 pub fn check_transition(check: &str, healthy: bool) {
     let to = if healthy { "healthy" } else { "unhealthy" };
     counter!(CHECK_TRANSITIONS, "check" => check.to_owned(), "to" => to).increment(1);
+}
+
+/// The gossip counters, registered at 0.
+pub fn cluster_messages() -> [Counter; 2] {
+    ["accepted", "rejected"].map(|result| counter!(CLUSTER_MESSAGES, "result" => result))
 }
 
 pub fn reload_done(success: bool) {

@@ -103,9 +103,10 @@ impl Reloader {
             || config.server.nsid != was.server.nsid
             || config.http != was.http
             || config.health != was.health
+            || config.cluster != was.cluster
         {
             tracing::warn!(
-                "changes to [server] (other than zones_dir), [http] and [health] take effect at the next restart"
+                "changes to [server] (other than zones_dir), [http], [health] and [cluster] take effect at the next restart"
             );
         }
         Ok(content)

@@ -102,6 +102,12 @@ impl HealthCheck {
         )
     }
 
+    /// The fingerprint, short: what a node tells its peers of its definition.
+    pub fn digest(&self) -> String {
+        let d = ring::digest::digest(&ring::digest::SHA256, self.fingerprint().as_bytes());
+        d.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     /// Its probe group: checks with the same endpoint, interval and timeout are probed
     /// once and each reads the result. None when it is not probed.
     pub(crate) fn probe_key(&self) -> Option<String> {

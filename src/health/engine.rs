@@ -20,9 +20,9 @@ use serde::Serialize;
 use tokio::sync::{oneshot, watch, Notify, Semaphore};
 
 use super::probe::{Outcome, Prober};
-use super::store::{self, rfc3339, Override, Saved};
-use super::{evaluate, status_word, HealthCheck, HealthTable, Probe};
-use crate::config::HealthConfig;
+use super::store::{self, rfc3339, Override, OverrideWrite, Saved, Written};
+use super::{evaluate, status_word, HealthCheck, HealthTable, Observation, Peer, Probe};
+use crate::config::{ClusterConfig, HealthConfig, Quorum};
 use crate::draw::Draw;
 use crate::metrics;
 use crate::watch::FileStamp;
@@ -46,6 +46,18 @@ pub struct Engine {
     flipped: Notify,
     /// Set once the checks known at start have had their first round.
     ready: AtomicBool,
+    /// In a cluster: this node's part.
+    role: Option<Role>,
+    /// Bumped when this node's observations or override writes change, for the cluster
+    /// to tell its peers.
+    changed: watch::Sender<u64>,
+}
+
+/// A node of a cluster: its name, how observers decide, whether it probes.
+struct Role {
+    node: String,
+    quorum: Quorum,
+    probe: bool,
 }
 
 #[derive(Default)]
@@ -59,10 +71,17 @@ struct State {
     /// Statuses saved by the last run, until their checks are configured.
     saved: HashMap<String, Saved>,
     next_generation: u64,
+    /// The peers' fresh observations, by check (only those of the same definition count).
+    peers: HashMap<String, Vec<(String, Arc<Observation>)>>,
+    /// The last operator write of each check's override, set or cleared: what the
+    /// cluster's last-writer-wins compares.
+    writes: HashMap<String, OverrideWrite>,
 }
 
 struct Entry {
     fingerprint: String,
+    /// The fingerprint, short, as peers see it.
+    digest: String,
     /// Consecutive results that flip `measured`.
     threshold: u8,
     /// From probes: None until the first result.
@@ -110,6 +129,17 @@ pub struct CheckReport {
     pub last_result: Option<ResultReport>,
     pub inverted: bool,
     pub disabled: bool,
+    /// In a cluster: every node whose observation counts, this one included.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observers: Option<Vec<ObserverReport>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ObserverReport {
+    pub node: String,
+    pub status: &'static str,
+    pub since: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -146,13 +176,19 @@ impl std::fmt::Display for OverrideError {
 impl Engine {
     /// An engine with no checks yet; reads the saved states and the overrides. Call
     /// [`Engine::start`] inside the runtime, then [`Engine::configure`].
-    pub fn new(config: &HealthConfig) -> Arc<Engine> {
+    /// `cluster`: the node's part in a cluster, if it is in one.
+    pub fn new(config: &HealthConfig, cluster: Option<&ClusterConfig>) -> Arc<Engine> {
         let overrides_file = config.overrides_file();
         let overrides = store::read_overrides(&overrides_file).unwrap_or_else(|e| {
             tracing::error!("{e}; no overrides are in effect until it is fixed");
             HashMap::new()
         });
+        let writes = overrides
+            .iter()
+            .map(|(id, o)| (id.clone(), OverrideWrite::set(o)))
+            .collect();
         let state = State {
+            writes,
             saved: store::read_state(&config.state_file),
             overrides_stamp: Some(FileStamp::of(&overrides_file)),
             overrides,
@@ -167,6 +203,12 @@ impl Engine {
             dirty: Notify::new(),
             flipped: Notify::new(),
             ready: AtomicBool::new(false),
+            role: cluster.map(|c| Role {
+                node: c.node.clone(),
+                quorum: c.health_quorum,
+                probe: c.probe,
+            }),
+            changed: watch::Sender::new(0),
         })
     }
 
@@ -237,7 +279,9 @@ impl Engine {
             // Probe groups: keep a running group whose members all have a status; start
             // the others now.
             let mut wanted: HashMap<String, (Vec<String>, &HealthCheck)> = HashMap::new();
-            for c in &state.checks {
+            // A node that does not probe takes every measurement from its peers.
+            let probes = self.role.as_ref().is_none_or(|r| r.probe);
+            for c in state.checks.iter().filter(|_| probes) {
                 if let Some(key) = c.probe_key() {
                     wanted
                         .entry(key)
@@ -293,28 +337,35 @@ impl Engine {
             self.recompute(state, "configured");
             waiting
         };
+        self.changed.send_modify(|v| *v += 1);
         self.dirty.notify_one();
         let probed = waiting.len();
         for rx in waiting {
             let _ = rx.await;
         }
         // The first results are in the table before this returns.
-        let mut state = self.lock();
-        self.recompute(&mut state, "first round");
-        if probed > 0 {
-            let healthy = state
-                .entries
-                .values()
-                .filter(|e| e.effective == Some(true))
-                .count();
-            tracing::info!(
-                checks = state.checks.len(),
-                healthy,
-                unhealthy = state.checks.len() - healthy,
-                "health checks: first round done"
+        {
+            let mut state = self.lock();
+            self.recompute(&mut state, "first round");
+            if probed > 0 {
+                let healthy = state
+                    .entries
+                    .values()
+                    .filter(|e| e.effective == Some(true))
+                    .count();
+                tracing::info!(
+                    checks = state.checks.len(),
+                    healthy,
+                    unhealthy = state.checks.len() - healthy,
+                    "health checks: first round done"
+                );
+            }
+        }
+        if self.role.is_some() && !self.wait_decided(DECIDE_WAIT).await {
+            tracing::warn!(
+                "some checks have no observation yet, from this node or its peers; they count as healthy until one comes"
             );
         }
-        drop(state);
         self.ready.store(true, Ordering::Release);
     }
 
@@ -353,6 +404,7 @@ impl Engine {
             }
         }
         if flipped {
+            self.changed.send_modify(|v| *v += 1);
             // Published by `publish_on_flip`: a burst of flips (a first round, a switch
             // taking many endpoints down) costs one evaluation, not one each.
             self.flipped.notify_one();
@@ -364,12 +416,7 @@ impl Engine {
     /// check gets for the first time is logged at debug level: at start there is one per
     /// check, and `configure` sums them up.
     fn recompute(&self, state: &mut State, cause: &str) {
-        let measured = |id: &str| {
-            state
-                .entries
-                .get(id)
-                .and_then(|e| e.measured.or(e.provisional))
-        };
+        let measured = |id: &str| self.decided(state, id).map(|d| d.healthy);
         let forced = |id: &str| state.overrides.get(id).map(|o| o.status);
         let statuses = evaluate(&state.checks, measured, forced);
         let mut changes = Vec::new();
@@ -419,6 +466,36 @@ impl Engine {
         }
     }
 
+    /// A check's measured status: in a cluster, what the fresh observers of the same
+    /// definition decide by the quorum; alone, this node's own. None: nothing measured
+    /// yet (Route 53's rules for a new check then apply).
+    fn decided(&self, state: &State, id: &str) -> Option<Decided> {
+        let e = state.entries.get(id)?;
+        let alone = e.measured.or(e.provisional).map(|healthy| Decided {
+            healthy,
+            up: usize::from(healthy),
+            of: 1,
+        });
+        let Some(role) = &self.role else {
+            return alone;
+        };
+        let own = e.measured.filter(|_| role.probe);
+        let peers = state.peers.get(id).into_iter().flatten();
+        let seen: Vec<bool> = own
+            .into_iter()
+            .chain(peers.filter_map(|(_, o)| o.healthy.filter(|_| o.digest == e.digest)))
+            .collect();
+        if seen.is_empty() {
+            return alone;
+        }
+        let up = seen.iter().filter(|h| **h).count();
+        Some(Decided {
+            healthy: role.quorum.healthy(up, seen.len()),
+            up,
+            of: seen.len(),
+        })
+    }
+
     /// Why a check has the status it has, in a few words.
     /// `statuses`: every check's status as just evaluated (a calculated check's children
     /// are counted from these, not from what was in effect before).
@@ -452,10 +529,23 @@ impl Engine {
                     children.len()
                 )
             }
-            _ => match (&e.last, e.measured) {
-                (Some(r), _) => r.reason.clone(),
-                (None, Some(_)) => "saved by the last run".to_string(),
-                (None, None) => format!("no result yet ({cause})"),
+            _ => match (self.decided(state, &c.id), &self.role) {
+                (Some(d), Some(role)) if d.of > 1 || e.measured.is_none() => format!(
+                    "{} of {} observers healthy ({} quorum): {}",
+                    d.up,
+                    d.of,
+                    role.quorum.name(),
+                    self.observers(state, &c.id)
+                        .iter()
+                        .map(|o| format!("{} {} ({})", o.node, o.status, o.reason))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                _ => match (&e.last, e.measured) {
+                    (Some(r), _) => r.reason.clone(),
+                    (None, Some(_)) => "saved by the last run".to_string(),
+                    (None, None) => format!("no result yet ({cause})"),
+                },
             },
         };
         if c.inverted {
@@ -467,12 +557,7 @@ impl Engine {
     /// Every check, as the API shows it.
     pub fn report(&self) -> Vec<CheckReport> {
         let state = self.lock();
-        let measured = |id: &str| {
-            state
-                .entries
-                .get(id)
-                .and_then(|e| e.measured.or(e.provisional))
-        };
+        let measured = |id: &str| self.decided(&state, id).map(|d| d.healthy);
         let real = evaluate(&state.checks, measured, |_| None);
         state
             .checks
@@ -494,24 +579,72 @@ impl Engine {
                     last_result: e.last.clone(),
                     inverted: c.inverted,
                     disabled: c.disabled,
+                    observers: self.role.as_ref().map(|_| self.observers(&state, &c.id)),
                 }
             })
             .collect()
     }
 
+    /// The observations of a check that count: this node's, then its peers'.
+    fn observers(&self, state: &State, id: &str) -> Vec<ObserverReport> {
+        let (Some(role), Some(e)) = (&self.role, state.entries.get(id)) else {
+            return Vec::new();
+        };
+        let own = e
+            .measured
+            .filter(|_| role.probe)
+            .map(|healthy| ObserverReport {
+                node: role.node.clone(),
+                status: status_word(healthy),
+                since: rfc3339::format(e.measured_since),
+                reason: e
+                    .last
+                    .as_ref()
+                    .map_or_else(|| "saved by the last run".to_string(), |r| r.reason.clone()),
+            });
+        let peers = state
+            .peers
+            .get(id)
+            .into_iter()
+            .flatten()
+            .filter_map(|(node, o)| {
+                Some(ObserverReport {
+                    node: node.clone(),
+                    status: status_word(o.healthy.filter(|_| o.digest == e.digest)?),
+                    since: rfc3339::format(o.since),
+                    reason: o.reason.clone(),
+                })
+            });
+        own.into_iter().chain(peers).collect()
+    }
+
     /// Forces a check's status until the override expires or is cleared. Saved in the
     /// overrides file, so it survives restarts.
-    pub fn set_override(&self, id: &str, o: Override) -> Result<(), OverrideError> {
+    pub fn set_override(&self, id: &str, mut o: Override) -> Result<(), OverrideError> {
         let mut state = self.lock();
         if !state.entries.contains_key(id) {
             return Err(OverrideError::UnknownCheck(id.to_string()));
         }
+        o.written = self.stamp(&state, id);
         let mut next = state.overrides.clone();
         next.insert(id.to_string(), o.clone());
         self.save_overrides(&mut state, next)?;
+        self.wrote(&mut state, id, OverrideWrite::set(&o));
         log_override_set(id, &o, "API");
         self.recompute(&mut state, "override");
         Ok(())
+    }
+
+    /// A new write's stamp: after the last one known for the check.
+    fn stamp(&self, state: &State, id: &str) -> Written {
+        let node = self.role.as_ref().map_or("", |r| r.node.as_str());
+        Written::now(node, state.writes.get(id).map(|w| &w.written))
+    }
+
+    /// Records an operator's write, for the cluster to share.
+    fn wrote(&self, state: &mut State, id: &str, write: OverrideWrite) {
+        state.writes.insert(id.to_string(), write);
+        self.changed.send_modify(|v| *v += 1);
     }
 
     /// Ends an override; false if there was none.
@@ -524,8 +657,10 @@ impl Engine {
             return Ok(false);
         }
         let mut next = state.overrides.clone();
-        next.remove(id);
+        let ended = next.remove(id).expect("checked above");
         self.save_overrides(&mut state, next)?;
+        let written = self.stamp(&state, id);
+        self.wrote(&mut state, id, cleared(written, &ended));
         tracing::info!(check = id, by = "API", "override cleared");
         self.recompute(&mut state, "override cleared");
         Ok(true)
@@ -544,7 +679,7 @@ impl Engine {
         Ok(())
     }
 
-    /// Whether the overrides file changed or an override expired.
+    /// Whether the overrides file changed or an override (or a write) expired.
     fn overrides_due(&self) -> bool {
         let state = self.lock();
         let now = SystemTime::now();
@@ -553,6 +688,138 @@ impl Engine {
             .as_ref()
             .is_some_and(|s| s.is_current())
             || state.overrides.values().any(|o| o.expires <= now)
+            || state.writes.values().any(|w| w.expires <= now)
+    }
+
+    /// This node's name in its cluster.
+    pub fn node(&self) -> Option<&str> {
+        self.role.as_ref().map(|r| r.node.as_str())
+    }
+
+    /// Changes whenever this node's observations or override writes do.
+    pub fn watch_changes(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// This node's observation of each check it has (for its peers).
+    pub fn observations(&self) -> Vec<(String, Observation)> {
+        let state = self.lock();
+        let probes = self.role.as_ref().is_none_or(|r| r.probe);
+        state
+            .checks
+            .iter()
+            .map(|c| {
+                let e = &state.entries[&c.id];
+                let obs = Observation {
+                    digest: e.digest.clone(),
+                    healthy: e.measured.filter(|_| probes && c.probe_key().is_some()),
+                    since: e.measured_since,
+                    reason: e
+                        .last
+                        .as_ref()
+                        .map_or_else(String::new, |r| r.reason.clone()),
+                };
+                (c.id.clone(), obs)
+            })
+            .collect()
+    }
+
+    /// The last operator write of each override this node knows.
+    pub fn override_writes(&self) -> Vec<(String, OverrideWrite)> {
+        let state = self.lock();
+        state
+            .writes
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// Takes in the writes peers made: each newer than the last this node knows wins,
+    /// is saved in the overrides file and applies at once.
+    pub fn merge_override_writes(&self, writes: Vec<(String, OverrideWrite)>) {
+        let mut state = self.lock();
+        let state = &mut *state;
+        let now = SystemTime::now();
+        let mut next = state.overrides.clone();
+        let mut changed = false;
+        for (id, w) in writes {
+            if w.expires <= now
+                || state
+                    .writes
+                    .get(&id)
+                    .is_some_and(|l| l.written >= w.written)
+            {
+                continue;
+            }
+            match w.to_override() {
+                Some(o) => {
+                    log_override_set(&id, &o, &format!("node {}", w.written.by));
+                    next.insert(id.clone(), o);
+                }
+                None => {
+                    if next.remove(&id).is_some() {
+                        tracing::info!(check = id, by = %format!("node {}", w.written.by), "override cleared");
+                    }
+                }
+            }
+            state.writes.insert(id, w);
+            changed = true;
+        }
+        if !changed {
+            return;
+        }
+        if let Err(e) = self.save_overrides(state, next.clone()) {
+            // In effect anyway: the cluster decided; the file catches up at the next write.
+            tracing::warn!("{e}");
+            state.overrides = next;
+        }
+        self.changed.send_modify(|v| *v += 1);
+        self.recompute(state, "override");
+    }
+
+    /// Takes in what the cluster heard from each peer: the observations of the peers
+    /// that are alive and were heard within max(3 × interval, 10 s) count.
+    pub fn set_peers(&self, peers: &[Peer]) {
+        let mut state = self.lock();
+        let state = &mut *state;
+        let mut fresh: HashMap<String, Vec<(String, Arc<Observation>)>> = HashMap::new();
+        for c in &state.checks {
+            let window = (c.interval * 3).max(FRESH_AT_LEAST);
+            for p in peers.iter().filter(|p| p.alive && p.silent_for <= window) {
+                if let Some(o) = p.observations.get(&c.id) {
+                    fresh
+                        .entry(c.id.clone())
+                        .or_default()
+                        .push((p.node.clone(), o.clone()));
+                }
+            }
+        }
+        if fresh != state.peers {
+            state.peers = fresh;
+            self.recompute(state, "cluster");
+        }
+    }
+
+    /// Waits, at most `limit`, until every probed check has a measured status, its own
+    /// or its peers' (a node that does not probe waits for its peers' first words).
+    async fn wait_decided(&self, limit: Duration) -> bool {
+        let decided = || {
+            let state = self.lock();
+            state
+                .checks
+                .iter()
+                .all(|c| c.probe_key().is_none() || self.decided(&state, &c.id).is_some())
+        };
+        let until = tokio::time::Instant::now() + limit;
+        let mut published = self.published.subscribe();
+        while !decided() {
+            if tokio::time::Instant::now() >= until {
+                return false;
+            }
+            // Peers' words that change no status publish nothing: look again soon.
+            let _ = tokio::time::timeout(Duration::from_millis(100), published.changed()).await;
+        }
+        true
     }
 
     /// Ends expired overrides and takes in edits of the overrides file.
@@ -566,14 +833,31 @@ impl Engine {
         if edited {
             state.overrides_stamp = Some(FileStamp::of(&self.overrides_file));
             match store::read_overrides(&self.overrides_file) {
-                Ok(next) => {
-                    for (id, o) in &next {
-                        if state.overrides.get(id) != Some(o) {
+                Ok(mut next) => {
+                    // An edit is an operator's write like any other: stamped now.
+                    for (id, o) in &mut next {
+                        if state
+                            .overrides
+                            .get(id)
+                            .is_none_or(|was| !same_override(was, o))
+                        {
+                            o.written = self.stamp(state, id);
                             log_override_set(id, o, "overrides file");
+                            self.wrote(state, id, OverrideWrite::set(o));
+                        } else if let Some(was) = state.overrides.get(id) {
+                            o.written = was.written.clone();
                         }
                     }
-                    for id in state.overrides.keys().filter(|id| !next.contains_key(*id)) {
+                    let gone: Vec<(String, Override)> = state
+                        .overrides
+                        .iter()
+                        .filter(|(id, _)| !next.contains_key(*id))
+                        .map(|(id, o)| (id.clone(), o.clone()))
+                        .collect();
+                    for (id, ended) in gone {
                         tracing::info!(check = id, by = "overrides file", "override cleared");
+                        let written = self.stamp(state, &id);
+                        self.wrote(state, &id, cleared(written, &ended));
                     }
                     state.overrides = next;
                     warn_unknown_overrides(state, &self.overrides_file);
@@ -592,6 +876,8 @@ impl Engine {
             let o = state.overrides.remove(id).expect("listed above");
             tracing::info!(check = id, reason = o.reason, "override expired");
         }
+        // Writes end with what they wrote: nothing older can come back after that.
+        state.writes.retain(|_, w| w.expires > now);
         if !expired.is_empty() {
             let remaining = state.overrides.clone();
             if let Err(e) = self.save_overrides(state, remaining) {
@@ -627,9 +913,38 @@ impl Engine {
     }
 }
 
+/// A measured status and the observers it was decided from.
+struct Decided {
+    healthy: bool,
+    up: usize,
+    of: usize,
+}
+
+/// How long `configure` waits, in a cluster, for every check to have an observation.
+const DECIDE_WAIT: Duration = Duration::from_secs(5);
+
+/// Peers' observations stay fresh at least this long after they were last heard from.
+const FRESH_AT_LEAST: Duration = Duration::from_secs(10);
+
+/// Two overrides alike but for when they were written.
+fn same_override(a: &Override, b: &Override) -> bool {
+    (a.status, &a.reason, a.expires) == (b.status, &b.reason, b.expires)
+}
+
+/// The write that clears `ended`, kept as long as `ended` could still be in effect.
+fn cleared(written: Written, ended: &Override) -> OverrideWrite {
+    OverrideWrite {
+        written,
+        status: None,
+        reason: ended.reason.clone(),
+        expires: ended.expires,
+    }
+}
+
 impl Entry {
     fn new(c: &HealthCheck, fingerprint: String, now: SystemTime) -> Entry {
         Entry {
+            digest: c.digest(),
             fingerprint,
             threshold: c.failure_threshold.max(1),
             measured: None,

@@ -7,6 +7,9 @@
 //! - `engine`: scheduling, the consecutive-result state machine, overrides, publishing.
 //! - `store`: the state file and the overrides file.
 //!
+//! In a cluster the engine also takes in its peers' observations (`set_peers`) and
+//! override writes (`merge_override_writes`); the `cluster` module carries them.
+//!
 //! Check ids are shared by every zone: one id is one check, whatever files declare it.
 
 pub mod check;
@@ -16,10 +19,36 @@ mod store;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 pub use check::{HealthCheck, Probe, Target};
-pub use engine::{CheckReport, Engine, ForcedReport, OverrideError, ResultReport};
-pub use store::Override;
+pub use engine::{CheckReport, Engine, ForcedReport, ObserverReport, OverrideError, ResultReport};
+pub use store::{rfc3339, Override, OverrideWrite, Written};
+
+/// One node's observation of one check: its own probe results with `failure_threshold`
+/// applied. Nodes of a cluster share these and decide from them together.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation {
+    /// The definition it was measured with ([`HealthCheck::digest`]): observers count
+    /// only for a check defined the same way.
+    pub digest: String,
+    /// None: defined there, but not (yet) measured.
+    pub healthy: Option<bool>,
+    pub since: SystemTime,
+    pub reason: String,
+}
+
+/// What a node heard from one peer.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    pub node: String,
+    /// Heard from lately, and alive by its failure detector.
+    pub alive: bool,
+    /// Since its last heartbeat reached us.
+    pub silent_for: Duration,
+    /// Check id → observation.
+    pub observations: Arc<HashMap<String, Arc<Observation>>>,
+}
 
 /// The status in effect of every check, as answers see it. Cheap to clone.
 #[derive(Debug, Clone, Default, PartialEq)]

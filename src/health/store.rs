@@ -32,6 +32,71 @@ pub struct Override {
     pub reason: String,
     #[serde(with = "rfc3339")]
     pub expires: SystemTime,
+    /// When and on which node it was written: in a cluster the last writer wins.
+    #[serde(default, skip_serializing_if = "Written::is_unknown")]
+    pub written: Written,
+}
+
+/// When (Unix milliseconds) and by which node an override was set or cleared. Writes
+/// are ordered by time, then node name, so every node picks the same last one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Written {
+    pub at_ms: u64,
+    pub by: String,
+}
+
+impl Written {
+    fn is_unknown(&self) -> bool {
+        *self == Written::default()
+    }
+
+    /// Now, on `node`; always after `last` so two writes in one millisecond keep order.
+    pub fn now(node: &str, last: Option<&Written>) -> Written {
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        Written {
+            at_ms: now.max(last.map_or(0, |w| w.at_ms + 1)),
+            by: node.to_string(),
+        }
+    }
+}
+
+/// An operator's write of one check's override, set or cleared, as the cluster shares
+/// it. A clear is kept until the override it ended would have expired.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverrideWrite {
+    #[serde(flatten)]
+    pub written: Written,
+    /// None: cleared.
+    #[serde(with = "status_word_opt")]
+    pub status: Option<bool>,
+    pub reason: String,
+    #[serde(with = "rfc3339")]
+    pub expires: SystemTime,
+}
+
+impl OverrideWrite {
+    pub fn set(o: &Override) -> Self {
+        OverrideWrite {
+            written: o.written.clone(),
+            status: Some(o.status),
+            reason: o.reason.clone(),
+            expires: o.expires,
+        }
+    }
+
+    /// The override it sets, if it sets one.
+    pub fn to_override(&self) -> Option<Override> {
+        Some(Override {
+            status: self.status?,
+            reason: self.reason.clone(),
+            expires: self.expires,
+            written: self.written.clone(),
+        })
+    }
 }
 
 /// The saved states; a missing or unreadable file gives none (every check then gets a
@@ -126,6 +191,26 @@ pub mod rfc3339 {
                 "bad time {text:?} ({e}); write it like 2026-11-22T10:00:00Z"
             ))
         })
+    }
+}
+
+mod status_word_opt {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(status: &Option<bool>, s: S) -> Result<S::Ok, S::Error> {
+        match status {
+            Some(h) => super::status_word::serialize(h, s),
+            None => s.serialize_str("cleared"),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+        match String::deserialize(d)?.as_str() {
+            "healthy" => Ok(Some(true)),
+            "unhealthy" => Ok(Some(false)),
+            "cleared" => Ok(None),
+            other => Err(serde::de::Error::custom(format!("status {other:?}"))),
+        }
     }
 }
 

@@ -16,6 +16,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::cluster::Cluster;
 use crate::config::parse_duration;
 use crate::dns::explain;
 use crate::health::{Engine, Override, OverrideError};
@@ -41,6 +42,7 @@ pub struct Api {
     reloader: Arc<Reloader>,
     exporter: Exporter,
     token: Option<String>,
+    cluster: Option<Arc<Cluster>>,
 }
 
 type Reply = Response<Full<Bytes>>;
@@ -53,6 +55,7 @@ impl Api {
         reloader: Arc<Reloader>,
         exporter: Exporter,
         token: Option<&[u8]>,
+        cluster: Option<Arc<Cluster>>,
     ) -> Api {
         Api {
             engine,
@@ -60,6 +63,7 @@ impl Api {
             reloader,
             exporter,
             token: token.map(|t| String::from_utf8_lossy(t).into_owned()),
+            cluster,
         }
     }
 
@@ -69,6 +73,13 @@ impl Api {
         let method = req.method().clone();
         match (segments.as_slice(), &method) {
             (["metrics"], &Method::GET) => self.metrics(),
+            (["api", "v1", "cluster"], &Method::GET) => match &self.cluster {
+                Some(c) => reply(StatusCode::OK, json!(c.view())),
+                None => error(
+                    StatusCode::NOT_FOUND,
+                    "this node is not in a cluster: no [cluster] in its config".into(),
+                ),
+            },
             (["api", "v1", "explain"], &Method::GET) => self.explain(req.uri().query(), caller),
             (["healthz"], &Method::GET) => match self.engine.is_ready() {
                 true => text(StatusCode::OK, "ok\n"),
@@ -175,6 +186,7 @@ impl Api {
             status,
             reason: body.reason,
             expires: SystemTime::now() + ttl,
+            written: Default::default(), // stamped by the engine
         };
         match self.engine.set_override(id, o) {
             Ok(()) => {
@@ -191,7 +203,17 @@ impl Api {
     fn metrics(&self) -> Reply {
         let checks = self.engine.report();
         let snapshot = self.live.load();
+        let observers = checks
+            .iter()
+            .filter_map(|c| {
+                let o = c.observers.as_ref()?;
+                let up = o.iter().filter(|o| o.status == "healthy").count();
+                Some((c.id.clone(), up, o.len() - up))
+            })
+            .collect();
         let gauges = Gauges {
+            observers,
+            cluster: self.cluster.as_ref().map(|c| c.gauges()),
             overrides_active: checks.iter().filter(|c| c.forced.is_some()).count(),
             checks: checks
                 .into_iter()
@@ -236,7 +258,19 @@ impl Api {
             Ok((name, rtype, client)) => {
                 let snapshot = self.live.load();
                 let explained = explain::explain(&snapshot, &name, rtype, client);
-                reply(StatusCode::OK, json!(explained))
+                let mut body = json!(explained);
+                // The checks the path names, with who decided them (in a cluster, the
+                // observers) and any override.
+                let mut named = Vec::new();
+                collect_checks(&body, &mut named);
+                let checks: Vec<_> = self
+                    .engine
+                    .report()
+                    .into_iter()
+                    .filter(|c| named.contains(&c.id))
+                    .collect();
+                body["health_checks"] = json!(checks);
+                reply(StatusCode::OK, body)
             }
             Err(e) => error(StatusCode::BAD_REQUEST, e),
         }
@@ -329,6 +363,26 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Serves the API until the process ends. Each connection is bounded in time and in
 /// number, so slow or garbage clients cost only themselves.
+/// Every `health_check` id named anywhere in `v`.
+fn collect_checks(v: &serde_json::Value, into: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                match (k.as_str(), v) {
+                    ("health_check", serde_json::Value::String(id)) => {
+                        if !into.contains(id) {
+                            into.push(id.clone());
+                        }
+                    }
+                    _ => collect_checks(v, into),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_checks(v, into)),
+        _ => {}
+    }
+}
+
 pub async fn serve(listener: tokio::net::TcpListener, api: Arc<Api>) {
     accept_bounded(listener, MAX_CONNECTIONS, "http", |stream, peer| {
         let api = api.clone();

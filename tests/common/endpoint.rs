@@ -45,13 +45,20 @@ struct Shared {
 
 pub struct Endpoint {
     pub port: u16,
+    /// The address it listens on.
+    ip: std::net::IpAddr,
     shared: Arc<Shared>,
     running: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
 }
 
 impl Endpoint {
     pub fn http(b: Behaviour) -> Endpoint {
-        Endpoint::start_new(b, None)
+        Endpoint::start_new(b, None, [127, 0, 0, 1].into())
+    }
+
+    /// HTTP on every address of the network it runs in (a test's own network).
+    pub fn http_any(b: Behaviour) -> Endpoint {
+        Endpoint::start_new(b, None, [0, 0, 0, 0].into())
     }
 
     /// HTTPS with a self-signed certificate for `name`, made here.
@@ -68,20 +75,25 @@ impl Endpoint {
         .with_no_client_auth()
         .with_single_cert(vec![cert], private)
         .unwrap();
-        Endpoint::start_new(b, Some(Arc::new(config)))
+        Endpoint::start_new(b, Some(Arc::new(config)), [127, 0, 0, 1].into())
     }
 
-    fn start_new(b: Behaviour, tls: Option<Arc<rustls::ServerConfig>>) -> Endpoint {
+    fn start_new(
+        b: Behaviour,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        ip: std::net::IpAddr,
+    ) -> Endpoint {
         let shared = Arc::new(Shared {
             behaviour: Mutex::new(b),
             hits: AtomicUsize::new(0),
             last_request: Mutex::new(String::new()),
             tls,
         });
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let listener = TcpListener::bind((ip, 0)).unwrap();
         let port = listener.local_addr().unwrap().port();
         let mut e = Endpoint {
             port,
+            ip,
             shared,
             running: None,
         };
@@ -117,7 +129,7 @@ impl Endpoint {
     /// Listens again on the same port.
     pub fn start(&mut self) {
         if self.running.is_none() {
-            let listener = TcpListener::bind(("127.0.0.1", self.port)).unwrap();
+            let listener = TcpListener::bind((self.ip, self.port)).unwrap();
             self.serve(listener);
         }
     }

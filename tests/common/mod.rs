@@ -535,7 +535,24 @@ pub fn http_request(
     token: Option<&str>,
     body: &str,
 ) -> (u16, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    http_request_to(
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        method,
+        path,
+        token,
+        body,
+    )
+}
+
+/// A plain HTTP/1.1 request: (status, body).
+pub fn http_request_to(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(DEADLINE)).unwrap();
     let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
     write!(
