@@ -203,7 +203,9 @@ fn run(
         // In a cluster, what the peers know first: a node that restarts must not
         // answer from its own view alone while its peers know better.
         let cluster = match &config.cluster {
-            Some(c) => Some(Cluster::start(c, engine.clone(), live.clone()).await?),
+            Some(c) => {
+                Some(Cluster::start(c, engine.clone(), live.clone(), reloader.clone()).await?)
+            }
             None => None,
         };
         let api = Arc::new(Api::new(

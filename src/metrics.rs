@@ -28,6 +28,7 @@ const CLUSTER_NODES: &str = "hadns_cluster_nodes";
 const CLUSTER_ALONE: &str = "hadns_cluster_alone";
 const CLUSTER_DIVERGENT: &str = "hadns_cluster_divergent_zones";
 const CLUSTER_MESSAGES: &str = "hadns_cluster_messages_total";
+const CLUSTER_BYTES: &str = "hadns_cluster_bytes_total";
 
 /// The `zone` label of queries outside every zone served (and of malformed ones).
 pub const OTHER: &str = "other";
@@ -162,6 +163,10 @@ fn describe() {
     describe_counter!(
         CLUSTER_MESSAGES,
         "Gossip messages received, by result (accepted, or rejected: not sealed with the key, too old, replayed)"
+    );
+    describe_counter!(
+        CLUSTER_BYTES,
+        "Gossip bytes on the wire (UDP payload), by direction (sent, received)"
     );
 }
 
@@ -303,9 +308,13 @@ pub fn check_transition(check: &str, healthy: bool) {
     counter!(CHECK_TRANSITIONS, "check" => check.to_owned(), "to" => to).increment(1);
 }
 
-/// The gossip counters, registered at 0.
-pub fn cluster_messages() -> [Counter; 2] {
-    ["accepted", "rejected"].map(|result| counter!(CLUSTER_MESSAGES, "result" => result))
+/// The gossip counters, registered at 0: messages [accepted, rejected], then bytes
+/// [sent, received].
+pub fn cluster_messages() -> [Counter; 4] {
+    let [a, r] =
+        ["accepted", "rejected"].map(|result| counter!(CLUSTER_MESSAGES, "result" => result));
+    let [s, v] = ["sent", "received"].map(|d| counter!(CLUSTER_BYTES, "direction" => d));
+    [a, r, s, v]
 }
 
 pub fn reload_done(success: bool) {

@@ -517,7 +517,7 @@ fn a_node_cut_off_from_its_peers_decides_alone_then_converges() {
 }
 
 #[test]
-fn an_override_set_on_one_node_holds_on_every_node_and_survives_a_restart() {
+fn an_override_or_a_reload_asked_of_one_node_holds_on_every_node() {
     if !can_run() {
         return;
     }
@@ -546,6 +546,14 @@ fn an_override_set_on_one_node_holds_on_every_node_and_survives_a_restart() {
     assert!(saved.contains("maintenance"), "{}: {saved}", file.display());
     nodes[2].restart();
     assert_eq!(nodes[2].www(), [SECONDARY]);
+    // A reload asked of one node is done by every node.
+    let (code, reply) = nodes[0].http("POST", "/api/v1/reload", Some(TOKEN), "");
+    assert_eq!(code, 200, "{reply}");
+    for n in &nodes[1..] {
+        wait_for("every node to reload", || {
+            n.log().contains("API of node ns1")
+        });
+    }
     // Its expiry ends it everywhere.
     for n in &nodes {
         wait_for("the override to expire everywhere", || n.www() == [PRIMARY]);

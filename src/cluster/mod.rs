@@ -5,7 +5,8 @@
 //! in its own state what its peers need (`node_data`): its observation of each check,
 //! its last override writes, a hash of each zone's files. `tend` runs the exchange:
 //! it publishes this node's data when it changes, and hands what the peers said to the
-//! health engine (observations, override writes), keeping the view the API shows
+//! health engine (observations, override writes) and to the reloader (a reload an
+//! operator asked of any node), keeping the view the API shows
 //! (who is alive, whether this node is alone, where the nodes' files differ).
 
 mod node_data;
@@ -14,6 +15,7 @@ mod transport;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -23,6 +25,7 @@ use serde::Serialize;
 use crate::config::ClusterConfig;
 use crate::health::{rfc3339, Engine, Peer};
 use crate::metrics::{self, ClusterGauges};
+use crate::reload::Reloader;
 use crate::snapshot::Live;
 use node_data::NodeData;
 
@@ -39,8 +42,11 @@ pub struct Cluster {
     handle: ChitchatHandle,
     engine: Arc<Engine>,
     live: Arc<Live>,
+    reloader: Arc<Reloader>,
     view: Mutex<View>,
     seeds: usize,
+    /// Unix ms of the last reload asked through this node's API.
+    reload_asked: AtomicU64,
 }
 
 /// What the API and the metrics show.
@@ -68,6 +74,7 @@ impl Cluster {
         config: &ClusterConfig,
         engine: Arc<Engine>,
         live: Arc<Live>,
+        reloader: Arc<Reloader>,
     ) -> Result<Arc<Cluster>, String> {
         let address = config.advertised();
         let generation = SystemTime::now()
@@ -93,7 +100,7 @@ impl Cluster {
             key: config.key.0.clone(),
             counters: Arc::new(metrics::cluster_messages()),
         };
-        let first = NodeData::of(&engine, &live.load().content);
+        let first = NodeData::of(&engine, &live.load().content, 0);
         let handle = spawn_chitchat(chitchat_config, first.key_values(), &transport)
             .await
             .map_err(|e| format!("{e:#}"))?;
@@ -112,12 +119,14 @@ impl Cluster {
             handle,
             engine,
             live,
+            reloader,
             view: Mutex::new(View {
                 node: config.node.clone(),
                 alone: true,
                 ..View::default()
             }),
             seeds: config.seeds.len(),
+            reload_asked: AtomicU64::new(0),
         });
         tokio::spawn(tend(cluster.clone(), first));
         Ok(cluster)
@@ -143,6 +152,12 @@ impl Cluster {
             }
             tokio::time::sleep(TICK).await;
         }
+    }
+
+    /// An operator asked this node to reload: ask every node.
+    pub fn ask_reload(&self) {
+        self.reload_asked
+            .store(unix_ms(SystemTime::now()), Ordering::Release);
     }
 
     pub fn view(&self) -> View {
@@ -176,12 +191,16 @@ async fn tend(cluster: Arc<Cluster>, mut published: NodeData) {
     // at the version it was parsed.
     let mut heartbeats: HashMap<ChitchatId, (u64, Instant)> = HashMap::new();
     let mut parsed: HashMap<ChitchatId, (u64, Arc<NodeData>)> = HashMap::new();
+    // Reloads asked before this node started were done before it read its files.
+    let mut reloaded_for = unix_ms(SystemTime::now());
     loop {
         tokio::select! {
             _ = changes.changed() => {}
             _ = tokio::time::sleep(TICK) => {}
         }
-        let mine = NodeData::of(&cluster.engine, &cluster.live.load().content);
+        let asked = cluster.reload_asked.load(Ordering::Acquire);
+        reloaded_for = reloaded_for.max(asked);
+        let mine = NodeData::of(&cluster.engine, &cluster.live.load().content, asked);
         let chitchat = cluster.handle.chitchat();
         let mut cc = chitchat.lock().await;
         if mine != published {
@@ -245,6 +264,19 @@ async fn tend(cluster: Arc<Cluster>, mut published: NodeData) {
             .flat_map(|h| h.data.writes.iter().cloned())
             .collect();
         cluster.engine.merge_override_writes(writes);
+        let asker = newest
+            .values()
+            .filter(|h| h.alive && h.data.reload > reloaded_for)
+            .max_by_key(|h| h.data.reload);
+        if let Some(h) = asker {
+            reloaded_for = h.data.reload;
+            let trigger = format!("API of node {}", h.id.node_id);
+            let reloader = cluster.reloader.clone();
+            // Not waited for: a reload's first round of new checks must not hold gossip.
+            tokio::spawn(async move {
+                let _ = reloader.reload(&trigger).await;
+            });
+        }
         update_view(&cluster, &published, &newest);
     }
 }
@@ -345,6 +377,11 @@ fn differing<'a>(
                 .then(|| (k.clone(), values))
         })
         .collect()
+}
+
+fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 fn describe(d: &BTreeMap<String, Vec<(String, String)>>) -> String {

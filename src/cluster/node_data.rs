@@ -2,7 +2,9 @@
 //! - `o:<check>` = `<definition digest> <h|u|-> <since, Unix s> <reason>`: its observation
 //!   (`-`: defined, not measured here);
 //! - `w:<check>` = the JSON of its last override write of that check;
-//! - `z:<origin>` = a hash of the zone's files as loaded.
+//! - `z:<origin>` = a hash of the zone's files as loaded;
+//! - `reload` = when (Unix ms) an operator last asked this node's API to reload: every
+//!   node reloads too.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -18,11 +20,13 @@ pub struct NodeData {
     pub observations: Arc<HashMap<String, Arc<Observation>>>,
     pub writes: Vec<(String, OverrideWrite)>,
     pub zones: BTreeMap<String, String>,
+    /// Unix ms of the last reload asked through this node's API; 0: none.
+    pub reload: u64,
 }
 
 impl NodeData {
     /// This node's, now.
-    pub fn of(engine: &Engine, content: &Content) -> NodeData {
+    pub fn of(engine: &Engine, content: &Content, reload: u64) -> NodeData {
         let mut writes = engine.override_writes();
         writes.sort_by(|a, b| a.0.cmp(&b.0));
         NodeData {
@@ -35,6 +39,7 @@ impl NodeData {
             ),
             writes,
             zones: content.digests.iter().cloned().collect(),
+            reload,
         }
     }
 
@@ -62,7 +67,12 @@ impl NodeData {
             .zones
             .iter()
             .map(|(origin, hash)| (format!("z:{origin}"), hash.clone()));
-        observations.chain(writes).chain(zones).collect()
+        let reload = (self.reload > 0).then(|| ("reload".to_string(), self.reload.to_string()));
+        observations
+            .chain(writes)
+            .chain(zones)
+            .chain(reload)
+            .collect()
     }
 
     /// Makes `state` (this node's) say this instead of `before`.
@@ -93,6 +103,8 @@ impl NodeData {
                 }
             } else if let Some(origin) = key.strip_prefix("z:") {
                 data.zones.insert(origin.to_string(), value.to_string());
+            } else if key == "reload" {
+                data.reload = value.parse().unwrap_or(0);
             }
         }
         data.observations = Arc::new(observations);
@@ -154,6 +166,7 @@ mod tests {
             observations: Arc::new(HashMap::from([("web".to_string(), Arc::new(o))])),
             writes: vec![("web".into(), w)],
             zones: BTreeMap::from([("example.com.".to_string(), "abcd".to_string())]),
+            reload: 1_800_000_000_000,
         };
         let kv = data.key_values();
         let back = NodeData::read(kv.iter().map(|(k, v)| (k.as_str(), v.as_str())));

@@ -16,7 +16,8 @@ const MAX_DATAGRAM: usize = 65_507;
 
 pub struct SealedUdp {
     pub key: Vec<u8>,
-    pub counters: Arc<[Counter; 2]>,
+    /// Messages accepted, rejected; bytes sent, received.
+    pub counters: Arc<[Counter; 4]>,
 }
 
 #[async_trait]
@@ -38,8 +39,8 @@ impl Transport for SealedUdp {
 struct SealedSocket {
     socket: tokio::net::UdpSocket,
     seal: Seal,
-    /// [accepted, rejected]
-    counters: Arc<[Counter; 2]>,
+    /// Messages accepted, rejected; bytes sent, received.
+    counters: Arc<[Counter; 4]>,
     buf: Vec<u8>,
     /// Datagrams opened since the replay memory was last pruned.
     opened: usize,
@@ -55,8 +56,9 @@ impl Socket for SealedSocket {
             return Ok(());
         }
         // A peer's unreachable network is not a broken transport.
-        if let Err(e) = self.socket.send_to(&datagram, to).await {
-            tracing::debug!(%to, "gossip not sent: {e}");
+        match self.socket.send_to(&datagram, to).await {
+            Ok(n) => self.counters[2].increment(n as u64),
+            Err(e) => tracing::debug!(%to, "gossip not sent: {e}"),
         }
         Ok(())
     }
@@ -70,12 +72,13 @@ impl Socket for SealedSocket {
                     continue;
                 }
             };
+            self.counters[3].increment(n as u64);
             self.opened += 1;
             if self.opened >= 10_000 {
                 self.opened = 0;
                 self.seal.forget_old();
             }
-            let refused = |why: Refused, counters: &[Counter; 2]| {
+            let refused = |why: Refused, counters: &[Counter; 4]| {
                 counters[1].increment(1);
                 tracing::debug!(%from, bytes = n, "gossip message refused: {}", why.as_str());
             };

@@ -285,6 +285,10 @@ impl Api {
                 "starting: reload once the first round of health checks is done".into(),
             );
         }
+        // Every node of a cluster reloads too, whatever this one finds.
+        if let Some(c) = &self.cluster {
+            c.ask_reload();
+        }
         match self.reloader.reload("API").await {
             Ok(done) => reply(
                 StatusCode::OK,
