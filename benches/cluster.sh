@@ -145,6 +145,24 @@ stop_nodes() {
   rm -rf "$WORK"/n* "$WORK/zones"
 }
 
+# Milliseconds from $2 (Unix ms) to the last node's first log line containing $1.
+log_spread() {
+  python3 - "$WORK" "$NODES" "$1" "$2" <<'PY'
+import sys, datetime
+work, n, pattern, t0 = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+last = 0
+for i in range(1, n + 1):
+    for line in open(f"{work}/n{i}/log"):
+        if pattern in line:
+            t = datetime.datetime.fromisoformat(line.split()[0].replace("Z", "+00:00"))
+            last = max(last, int(t.timestamp() * 1000))
+            break
+    else:
+        print("missing"); sys.exit()
+print(last - t0)
+PY
+}
+
 observers() { # of check flip, as node $1 counts them
   curl -s "127.0.0.$1:9153/api/v1/health-checks" |
     python3 -c 'import json,sys; print(sum(len(c.get("observers") or []) for c in json.load(sys.stdin)["health_checks"] if c["id"]=="flip"))'
@@ -176,9 +194,11 @@ started=$(now_ms)
 until [[ $(observers "$NODES") == "$NODES" && $(observers 1) == "$NODES" ]]; do sleep 0.2; done
 echo "converged (every node counts $NODES observers of 'flip'): $(($(now_ms) - started)) ms after the last node answered"
 until_all "$NODES" 192.0.2.10 >/dev/null
+t0=$(now_ms)
 curl -s -o /dev/null -X PUT -H "Authorization: Bearer $TOKEN" \
   -d '{"status":"unhealthy","ttl":"10m","reason":"bench"}' 127.0.0.1:9153/api/v1/health-checks/flip/override
-echo "override set on node 1 → every node on the secondary: $(until_all "$NODES" 192.0.2.20) ms"
+answered=$(until_all "$NODES" 192.0.2.20)
+echo "override set on node 1 → in effect on every node (the last node's log line): $(log_spread 'override set check="flip"' "$t0") ms; every node answering the secondary (dig polling): $answered ms"
 curl -s -o /dev/null -X DELETE -H "Authorization: Bearer $TOKEN" 127.0.0.1:9153/api/v1/health-checks/flip/override
 echo "override cleared on node 1 → every node on the primary: $(until_all "$NODES" 192.0.2.10) ms"
 endpoint_stop

@@ -179,6 +179,7 @@ impl Cluster {
 /// What this node heard from one peer (its newest generation).
 struct Heard {
     id: ChitchatId,
+    /// Heard from within `SILENT_DEAD`.
     alive: bool,
     silent_for: Duration,
     data: Arc<NodeData>,
@@ -193,24 +194,36 @@ async fn tend(cluster: Arc<Cluster>, mut published: NodeData) {
     let mut parsed: HashMap<ChitchatId, (u64, Arc<NodeData>)> = HashMap::new();
     // Reloads asked before this node started were done before it read its files.
     let mut reloaded_for = unix_ms(SystemTime::now());
+    let mut content = Arc::as_ptr(&cluster.live.load().content) as usize;
+    let mut published_generation = 0;
+    let mut divergence_key = Vec::new();
+    let mut divergent = Divergence::default();
     loop {
-        tokio::select! {
-            _ = changes.changed() => {}
-            _ = tokio::time::sleep(TICK) => {}
-        }
+        let mut mine_changed = tokio::select! {
+            _ = changes.changed() => true,
+            _ = tokio::time::sleep(TICK) => false,
+        };
         let asked = cluster.reload_asked.load(Ordering::Acquire);
         reloaded_for = reloaded_for.max(asked);
-        let mine = NodeData::of(&cluster.engine, &cluster.live.load().content, asked);
+        let snapshot = cluster.live.load();
+        mine_changed |=
+            asked != published.reload || Arc::as_ptr(&snapshot.content) as usize != content;
+        content = Arc::as_ptr(&snapshot.content) as usize;
         let chitchat = cluster.handle.chitchat();
         let mut cc = chitchat.lock().await;
-        if mine != published {
-            mine.publish(cc.self_node_state(), &published);
-            published = mine;
+        if mine_changed {
+            let mine = NodeData::of(&cluster.engine, &snapshot.content, asked);
+            if mine != published {
+                mine.publish(cc.self_node_state(), &published);
+                published = mine;
+                published_generation += 1;
+            }
         }
+        drop(snapshot);
         let self_id = cc.self_chitchat_id().clone();
-        let live: BTreeSet<&ChitchatId> = cc.live_nodes().collect();
         let now = Instant::now();
-        let mut newest: HashMap<String, Heard> = HashMap::new();
+        // By name: the same order every tick, so that what changed can be compared.
+        let mut newest: BTreeMap<String, Heard> = BTreeMap::new();
         for (id, state) in cc.node_states() {
             if *id == self_id {
                 continue;
@@ -223,16 +236,24 @@ async fn tend(cluster: Arc<Cluster>, mut published: NodeData) {
             let version = state.max_version();
             let data = match parsed.get(id) {
                 Some((v, d)) if *v == version => d.clone(),
-                _ => {
-                    let d = Arc::new(NodeData::read(state.key_values()));
+                was => {
+                    let d = NodeData::read(state.key_values());
+                    // Unchanged observations keep their identity: nothing to weigh again.
+                    let d = match was {
+                        Some((_, old)) if **old == d => old.clone(),
+                        _ => Arc::new(d),
+                    };
                     parsed.insert(id.clone(), (version, d.clone()));
                     d
                 }
             };
+            // Alive: heard from within SILENT_DEAD. (The phi-accrual detector steers
+            // chitchat's own gossip; on a loaded machine it flaps, and a status must not.)
+            let silent_for = now.duration_since(heard.1);
             let h = Heard {
                 id: id.clone(),
-                alive: live.contains(id),
-                silent_for: now.duration_since(heard.1),
+                alive: silent_for <= SILENT_DEAD,
+                silent_for,
                 data,
             };
             // A restarted node is one node: its newest generation speaks for it.
@@ -251,8 +272,8 @@ async fn tend(cluster: Arc<Cluster>, mut published: NodeData) {
         let peers: Vec<Peer> = newest
             .values()
             .map(|h| Peer {
-                node: h.id.node_id.to_string(),
-                alive: h.alive && h.silent_for <= SILENT_DEAD,
+                node: h.id.node_id.as_str().into(),
+                alive: h.alive,
                 silent_for: h.silent_for,
                 observations: h.data.observations.clone(),
             })
@@ -277,13 +298,52 @@ async fn tend(cluster: Arc<Cluster>, mut published: NodeData) {
                 let _ = reloader.reload(&trigger).await;
             });
         }
-        update_view(&cluster, &published, &newest);
+        // Comparing every node's files is not free: only when some node's data changed,
+        // or a node came or went.
+        let key: Vec<(String, usize, bool)> = newest
+            .iter()
+            .map(|(n, h)| (n.clone(), Arc::as_ptr(&h.data) as usize, h.alive))
+            .chain(std::iter::once((String::new(), published_generation, true)))
+            .collect();
+        if key != divergence_key {
+            divergence_key = key;
+            divergent = divergence(&cluster.node, &published, &newest);
+        }
+        update_view(&cluster, &published, &newest, &divergent);
     }
 }
 
 /// The view the API shows, with a log line when this node becomes alone or stops
 /// being so, and when the nodes' files start or stop differing.
-fn update_view(cluster: &Cluster, mine: &NodeData, peers: &HashMap<String, Heard>) {
+/// Where the files of the nodes that are up differ: zones, then checks; each with what
+/// every node has.
+type Divergence = (
+    BTreeMap<String, Vec<(String, String)>>,
+    BTreeMap<String, Vec<(String, String)>>,
+);
+
+fn divergence(node: &str, mine: &NodeData, peers: &BTreeMap<String, Heard>) -> Divergence {
+    let up: Vec<(&str, &NodeData)> = std::iter::once((node, mine))
+        .chain(
+            peers
+                .values()
+                .filter(|h| h.alive)
+                .map(|h| (&*h.id.node_id, &*h.data)),
+        )
+        .collect();
+    let zones = differing(up.iter().map(|(n, d)| (*n, &d.zones)));
+    let digests: Vec<(&str, BTreeMap<String, String>)> =
+        up.iter().map(|(n, d)| (*n, d.check_digests())).collect();
+    let checks = differing(digests.iter().map(|(n, d)| (*n, d)));
+    (zones, checks)
+}
+
+fn update_view(
+    cluster: &Cluster,
+    mine: &NodeData,
+    peers: &BTreeMap<String, Heard>,
+    (divergent_zones, divergent_checks): &Divergence,
+) {
     let now = SystemTime::now();
     let mut nodes = vec![NodeView {
         name: cluster.node.clone(),
@@ -292,31 +352,16 @@ fn update_view(cluster: &Cluster, mine: &NodeData, peers: &HashMap<String, Heard
         last_seen: rfc3339::format(now),
         zones: mine.zones.clone(),
     }];
-    let mut others: Vec<&Heard> = peers.values().collect();
-    others.sort_by(|a, b| a.id.node_id.cmp(&b.id.node_id));
-    for h in &others {
+    for h in peers.values() {
         nodes.push(NodeView {
             name: h.id.node_id.to_string(),
             address: h.id.gossip_advertise_addr.to_string(),
-            alive: h.alive && h.silent_for <= SILENT_DEAD,
+            alive: h.alive,
             last_seen: rfc3339::format(now - h.silent_for),
             zones: h.data.zones.clone(),
         });
     }
     let alone = !nodes[1..].iter().any(|n| n.alive);
-    // Only the nodes that are up can disagree.
-    let up: Vec<(&str, &NodeData)> = std::iter::once((cluster.node.as_str(), mine))
-        .chain(
-            others
-                .iter()
-                .filter(|h| h.alive && h.silent_for <= SILENT_DEAD)
-                .map(|h| (&*h.id.node_id, &*h.data)),
-        )
-        .collect();
-    let divergent_zones = differing(up.iter().map(|(n, d)| (*n, &d.zones)));
-    let digests: Vec<(&str, BTreeMap<String, String>)> =
-        up.iter().map(|(n, d)| (*n, d.check_digests())).collect();
-    let divergent_checks = differing(digests.iter().map(|(n, d)| (*n, d)));
 
     let mut view = cluster.view.lock().unwrap_or_else(|p| p.into_inner());
     if alone != view.alone {
@@ -339,8 +384,8 @@ fn update_view(cluster: &Cluster, mine: &NodeData, peers: &HashMap<String, Heard
             tracing::info!("the nodes' zone and policy files agree again");
         } else {
             tracing::warn!(
-                zones = %describe(&divergent_zones),
-                checks = %describe(&divergent_checks),
+                zones = %describe(divergent_zones),
+                checks = %describe(divergent_checks),
                 "the nodes' zone or policy files differ; each serves its own"
             );
         }
@@ -349,8 +394,8 @@ fn update_view(cluster: &Cluster, mine: &NodeData, peers: &HashMap<String, Heard
         node: cluster.node.clone(),
         alone,
         nodes,
-        divergent_zones: divergent_zones.into_keys().collect(),
-        divergent_checks: divergent_checks.into_keys().collect(),
+        divergent_zones: divergent_zones.keys().cloned().collect(),
+        divergent_checks: divergent_checks.keys().cloned().collect(),
     };
 }
 

@@ -71,8 +71,11 @@ struct State {
     /// Statuses saved by the last run, until their checks are configured.
     saved: HashMap<String, Saved>,
     next_generation: u64,
-    /// The peers' fresh observations, by check (only those of the same definition count).
-    peers: HashMap<String, Vec<(String, Arc<Observation>)>>,
+    /// The peers alive, as last heard: their observations count for a check while they
+    /// were heard within its window (only those of the same definition count).
+    peers: Vec<Peer>,
+    /// What decides with them: each peer's data and the windows it is fresh for.
+    peers_key: Vec<(Arc<str>, usize, Vec<bool>)>,
     /// The last operator write of each check's override, set or cleared: what the
     /// cluster's last-writer-wins compares.
     writes: HashMap<String, OverrideWrite>,
@@ -82,6 +85,8 @@ struct Entry {
     fingerprint: String,
     /// The fingerprint, short, as peers see it.
     digest: String,
+    /// How long a peer's observation of it stays fresh: max(3 × interval, 10 s).
+    window: Duration,
     /// Consecutive results that flip `measured`.
     threshold: u8,
     /// From probes: None until the first result.
@@ -480,19 +485,19 @@ impl Engine {
             return alone;
         };
         let own = e.measured.filter(|_| role.probe);
-        let peers = state.peers.get(id).into_iter().flatten();
-        let seen: Vec<bool> = own
-            .into_iter()
-            .chain(peers.filter_map(|(_, o)| o.healthy.filter(|_| o.digest == e.digest)))
-            .collect();
-        if seen.is_empty() {
+        let peers = peer_observations(state, e, id).filter_map(|(_, o)| o.healthy);
+        let (mut up, mut of) = (0, 0);
+        for healthy in own.into_iter().chain(peers) {
+            of += 1;
+            up += usize::from(healthy);
+        }
+        if of == 0 {
             return alone;
         }
-        let up = seen.iter().filter(|h| **h).count();
         Some(Decided {
-            healthy: role.quorum.healthy(up, seen.len()),
+            healthy: role.quorum.healthy(up, of),
             up,
-            of: seen.len(),
+            of,
         })
     }
 
@@ -602,19 +607,14 @@ impl Engine {
                     .as_ref()
                     .map_or_else(|| "saved by the last run".to_string(), |r| r.reason.clone()),
             });
-        let peers = state
-            .peers
-            .get(id)
-            .into_iter()
-            .flatten()
-            .filter_map(|(node, o)| {
-                Some(ObserverReport {
-                    node: node.clone(),
-                    status: status_word(o.healthy.filter(|_| o.digest == e.digest)?),
-                    since: rfc3339::format(o.since),
-                    reason: o.reason.clone(),
-                })
-            });
+        let peers = peer_observations(state, e, id).filter_map(|(node, o)| {
+            Some(ObserverReport {
+                node: node.to_string(),
+                status: status_word(o.healthy?),
+                since: rfc3339::format(o.since),
+                reason: o.reason.clone(),
+            })
+        });
         own.into_iter().chain(peers).collect()
     }
 
@@ -782,20 +782,22 @@ impl Engine {
     pub fn set_peers(&self, peers: &[Peer]) {
         let mut state = self.lock();
         let state = &mut *state;
-        let mut fresh: HashMap<String, Vec<(String, Arc<Observation>)>> = HashMap::new();
-        for c in &state.checks {
-            let window = (c.interval * 3).max(FRESH_AT_LEAST);
-            for p in peers.iter().filter(|p| p.alive && p.silent_for <= window) {
-                if let Some(o) = p.observations.get(&c.id) {
-                    fresh
-                        .entry(c.id.clone())
-                        .or_default()
-                        .push((p.node.clone(), o.clone()));
-                }
-            }
-        }
-        if fresh != state.peers {
-            state.peers = fresh;
+        let alive: Vec<Peer> = peers.iter().filter(|p| p.alive).cloned().collect();
+        // Statuses change only when a peer's data does, or it leaves or enters the
+        // window of some checks: then weigh everything again.
+        let mut windows: Vec<Duration> = state.entries.values().map(|e| e.window).collect();
+        windows.sort();
+        windows.dedup();
+        let key: Vec<(Arc<str>, usize, Vec<bool>)> = alive
+            .iter()
+            .map(|p| {
+                let fresh = windows.iter().map(|w| p.silent_for <= *w).collect();
+                (p.node.clone(), Arc::as_ptr(&p.observations) as usize, fresh)
+            })
+            .collect();
+        state.peers = alive;
+        if key != state.peers_key {
+            state.peers_key = key;
             self.recompute(state, "cluster");
         }
     }
@@ -913,6 +915,20 @@ impl Engine {
     }
 }
 
+/// The fresh observations peers made of check `id` with the same definition as `e`.
+fn peer_observations<'a>(
+    state: &'a State,
+    e: &'a Entry,
+    id: &'a str,
+) -> impl Iterator<Item = (&'a Arc<str>, &'a Observation)> {
+    state
+        .peers
+        .iter()
+        .filter(|p| p.silent_for <= e.window)
+        .filter_map(move |p| Some((&p.node, &**p.observations.get(id)?)))
+        .filter(|(_, o)| o.digest == e.digest)
+}
+
 /// A measured status and the observers it was decided from.
 struct Decided {
     healthy: bool,
@@ -945,6 +961,7 @@ impl Entry {
     fn new(c: &HealthCheck, fingerprint: String, now: SystemTime) -> Entry {
         Entry {
             digest: c.digest(),
+            window: (c.interval * 3).max(FRESH_AT_LEAST),
             fingerprint,
             threshold: c.failure_threshold.max(1),
             measured: None,

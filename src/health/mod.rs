@@ -41,7 +41,7 @@ pub struct Observation {
 /// What a node heard from one peer.
 #[derive(Debug, Clone)]
 pub struct Peer {
-    pub node: String,
+    pub node: Arc<str>,
     /// Heard from lately, and alive by its failure detector.
     pub alive: bool,
     /// Since its last heartbeat reached us.
