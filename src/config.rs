@@ -247,6 +247,55 @@ pub struct ServerConfig {
         deserialize_with = "tcp_max_connections"
     )]
     pub tcp_max_connections: usize,
+    /// The largest zone or policy file read (and each file it includes): a bound on what
+    /// a mistake (or a file that keeps growing) can make a reload read. "2G", "500M", or
+    /// bytes.
+    #[serde(default = "default_max_zone_file_size", deserialize_with = "byte_size")]
+    pub max_zone_file_size: u64,
+}
+
+fn default_max_zone_file_size() -> u64 {
+    2 << 30
+}
+
+fn byte_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Size {
+        Bytes(u64),
+        Text(String),
+    }
+    let bad = |t: &str| {
+        serde::de::Error::custom(format!(
+            "{t:?}: write a size like \"2G\", \"500M\", \"64K\" or a number of bytes"
+        ))
+    };
+    let bytes = match Size::deserialize(d)? {
+        Size::Bytes(n) => n,
+        Size::Text(t) => {
+            let t = t.trim();
+            let (digits, unit) =
+                t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+            let shift = match unit.trim().to_ascii_uppercase().as_str() {
+                "" | "B" => 0,
+                "K" | "KB" | "KIB" => 10,
+                "M" | "MB" | "MIB" => 20,
+                "G" | "GB" | "GIB" => 30,
+                _ => return Err(bad(t)),
+            };
+            digits
+                .parse::<u64>()
+                .ok()
+                .and_then(|n| n.checked_mul(1 << shift))
+                .ok_or_else(|| bad(t))?
+        }
+    };
+    if bytes == 0 {
+        return Err(serde::de::Error::custom(
+            "max_zone_file_size must be more than 0",
+        ));
+    }
+    Ok(bytes)
 }
 
 fn host_name() -> String {

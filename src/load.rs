@@ -19,6 +19,7 @@ use crate::metrics::{self, ZoneQueries};
 use crate::policy::file::{read_policy_file, referenced_names, Context};
 use crate::policy::ZonePolicies;
 use crate::watch::FileStamp;
+use crate::zone::file::Reading;
 use crate::zone::{load_zones, ZoneSet};
 
 /// Everything loaded from files, valid as a whole; immutable until the next reload.
@@ -182,8 +183,9 @@ fn read_content(
     files: &mut Vec<FileStamp>,
 ) -> Option<Content> {
     let dir = &config.server.zones_dir;
-    let zones = load_zones(dir, |zone, origin| {
-        referenced_names(&sibling(zone, ".zone", ".toml"), origin)
+    let reading = Reading::new(dir, config.server.max_zone_file_size);
+    let zones = load_zones(dir, &reading, |zone, origin| {
+        referenced_names(&sibling(zone, ".zone", ".toml"), origin, &reading)
     });
     diags.extend(zones.diags);
     files.extend(zones.files);
@@ -196,6 +198,7 @@ fn read_content(
         }
         let cx = Context {
             origin: &source.origin,
+            reading: &reading,
             regions: &config.regions,
             plain: &source.plain,
         };

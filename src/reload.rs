@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::diag::Diagnostic;
@@ -22,7 +23,15 @@ pub struct Reloader {
     watched: Mutex<Vec<FileStamp>>,
     /// Makes reloads one at a time.
     reloading: tokio::sync::Mutex<()>,
+    /// Since a change was seen: the files as they were last looked at, and since when
+    /// they have been so.
+    settling: Mutex<Option<(Vec<FileStamp>, Instant)>>,
 }
+
+/// A changed file is read once it has stayed unchanged this long (files written in
+/// place are truncated, then filled: read in between, names that exist before and after
+/// would be answered NXDOMAIN). SIGHUP and the API read the files as they are.
+pub const QUIET: Duration = Duration::from_secs(2);
 
 #[derive(Debug)]
 pub struct Reloaded {
@@ -46,6 +55,7 @@ impl Reloader {
             engine,
             watched: Mutex::new(watched),
             reloading: tokio::sync::Mutex::new(()),
+            settling: Mutex::new(None),
         }
     }
 
@@ -125,10 +135,36 @@ impl Reloader {
         errors
     }
 
-    /// True when any file the last load read has changed since it was read.
-    pub fn files_changed(&self) -> bool {
+    /// True when a file the last load read has changed since, and every file it read
+    /// (and every file in the zones directory, where a new zone may be being written)
+    /// has then stayed as it is for `QUIET`: a file is not read while it is written.
+    pub fn files_settled(&self) -> bool {
         let watched = self.watched.lock().unwrap_or_else(|p| p.into_inner());
-        watched.iter().any(|s| !s.is_current())
+        let mut settling = self.settling.lock().unwrap_or_else(|p| p.into_inner());
+        if watched.iter().all(|s| s.is_current()) {
+            *settling = None;
+            return false;
+        }
+        let dir = &self.started_with.server.zones_dir;
+        let listed = std::fs::read_dir(dir)
+            .map(|entries| {
+                let mut paths: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+                paths.sort();
+                paths
+            })
+            .unwrap_or_default();
+        let now: Vec<FileStamp> = watched
+            .iter()
+            .map(|s| FileStamp::of(&s.path))
+            .chain(listed.iter().map(|p| FileStamp::of(p)))
+            .collect();
+        match &*settling {
+            Some((stamps, since)) if *stamps == now => since.elapsed() >= QUIET,
+            _ => {
+                *settling = Some((now, Instant::now()));
+                false
+            }
+        }
     }
 }
 
@@ -143,7 +179,7 @@ pub async fn on_sighup(reloader: Arc<Reloader>, mut hup: tokio::signal::unix::Si
 pub async fn on_file_change(reloader: Arc<Reloader>) {
     let looker = reloader.clone();
     watch::poll(
-        move || looker.files_changed(),
+        move || looker.files_settled(),
         || {
             let r = reloader.clone();
             async move {

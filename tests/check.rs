@@ -224,3 +224,89 @@ fn the_token_file_is_checked_like_a_key() {
     let (ok, out) = run(dir.path());
     assert!(ok, "{out}");
 }
+
+/// `$INCLUDE` reaches only regular files inside the zones directory: whoever writes zone
+/// files cannot read the rest of the machine through the server, nor see it quoted.
+#[test]
+fn an_include_outside_the_zones_directory_is_refused_without_quoting_it() {
+    let dir = setup(&[(
+        "example.com.zone",
+        &zone("example.com", "$INCLUDE ../secret\n$INCLUDE /etc/passwd"),
+    )]);
+    std::fs::write(dir.path().join("secret"), "s3cr3t A 192.0.2.1\n").unwrap();
+    let (ok, out) = run(dir.path());
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("example.com.zone:6: $INCLUDE ../secret: outside the zones directory"),
+        "{out}"
+    );
+    assert!(
+        out.contains("example.com.zone:7: $INCLUDE /etc/passwd: outside the zones directory"),
+        "{out}"
+    );
+    assert!(!out.contains("s3cr3t") && !out.contains("root:"), "{out}");
+    // A link inside that points outside is outside.
+    std::os::unix::fs::symlink(dir.path().join("secret"), dir.path().join("zones/in.inc")).unwrap();
+    std::fs::write(
+        dir.path().join("zones/example.com.zone"),
+        zone("example.com", "$INCLUDE in.inc"),
+    )
+    .unwrap();
+    let (ok, out) = run(dir.path());
+    assert!(!ok && out.contains("outside the zones directory"), "{out}");
+}
+
+/// A FIFO would block the reader for ever, a device never end: neither is read.
+#[test]
+fn fifos_and_devices_are_not_read() {
+    let dir = setup(&[(
+        "example.com.zone",
+        &zone("example.com", "$INCLUDE pipe.inc"),
+    )]);
+    let fifo = |p: &Path| {
+        let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid C string path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    };
+    fifo(&dir.path().join("zones/pipe.inc"));
+    fifo(&dir.path().join("zones/example.net.zone"));
+    let (ok, out) = run(dir.path());
+    assert!(!ok, "{out}");
+    assert!(out.contains("pipe.inc:1: not a regular file"), "{out}");
+    assert!(
+        out.contains("example.net.zone:1: not a regular file"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_zone_file_over_the_size_limit_is_refused() {
+    let big = zone("example.com", &"www A 192.0.2.1\n".repeat(100));
+    let dir = common::config_dir(
+        &[("example.com.zone", &big)],
+        "max_zone_file_size = \"1K\"\n",
+    );
+    let (ok, out) = check(&dir.path().join("hadns.toml"));
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("example.com.zone:1: ")
+            && out.contains("more than [server] max_zone_file_size (1024 bytes)"),
+        "{out}"
+    );
+    let dir = common::config_dir(
+        &[("example.com.zone", &big)],
+        "max_zone_file_size = \"1M\"\n",
+    );
+    let (ok, out) = check(&dir.path().join("hadns.toml"));
+    assert!(ok, "{out}");
+    let dir = common::config_dir(
+        &[("example.com.zone", &big)],
+        "max_zone_file_size = \"lots\"\n",
+    );
+    common::assert_check_error(
+        &dir.path().join("hadns.toml"),
+        "hadns.toml",
+        4,
+        "write a size like",
+    );
+}

@@ -255,3 +255,71 @@ fn the_reload_endpoint_needs_the_token_and_answers_with_the_result() {
     assert_eq!(post(Some(token)).0, 200);
     assert_eq!(s.a("www.example"), ["192.0.2.11"]);
 }
+
+/// A FIFO included by a running server fails that reload at once, with the reason, and
+/// the next reload works: nothing blocks.
+#[test]
+fn an_included_fifo_fails_the_reload_and_the_next_one_works() {
+    let s = Server::start(
+        &[("example.com.zone", &zone("example.com", "www A 192.0.2.10"))],
+        "",
+    );
+    let pipe = s.zone_path("pipe.inc");
+    let c = std::ffi::CString::new(pipe.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid C string path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    std::fs::write(
+        s.zone_path("example.com.zone"),
+        zone("example.com", "www A 192.0.2.11\n$INCLUDE pipe.inc"),
+    )
+    .unwrap();
+    wait_for("the rejected reload", || {
+        s.log().contains("pipe.inc:1: not a regular file")
+    });
+    assert_eq!(www(&s), ["192.0.2.10"]);
+    std::fs::write(
+        s.zone_path("example.com.zone"),
+        zone("example.com", "www A 192.0.2.12"),
+    )
+    .unwrap();
+    wait_for("the next reload", || www(&s) == ["192.0.2.12"]);
+}
+
+/// A zone file rewritten in place, slowly (truncated, then filled in pieces with pauses,
+/// as a slow editor or copy over a network does), is not read half-way: every name that
+/// exists before and after is answered throughout, and the new data arrives once the
+/// file has stayed still.
+#[test]
+fn a_file_written_slowly_in_place_is_not_read_half_way() {
+    let names: Vec<String> = (0..200).map(|i| format!("h{i}")).collect();
+    let body = |last: u8| {
+        names
+            .iter()
+            .map(|n| format!("{n} A 192.0.2.{last}\n"))
+            .collect::<String>()
+    };
+    let s = Server::start(&[("example.com.zone", &zone("example.com", &body(1)))], "");
+    let new = zone("example.com", &body(2));
+    let path = s.zone_path("example.com.zone");
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&path).unwrap(); // truncated
+        for chunk in new.as_bytes().chunks(new.len() / 6 + 1) {
+            f.write_all(chunk).unwrap();
+            f.flush().unwrap();
+            // A writer that pauses: the time between pieces is the scenario itself.
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+    });
+    let mut answers = 0;
+    while !writer.is_finished() {
+        let d = s.dig("h199.example.com A");
+        assert_eq!(d.status, "NOERROR", "h199 answered {} mid-write", d.status);
+        answers += 1;
+    }
+    writer.join().unwrap();
+    assert!(answers > 10, "{answers} answers during the write");
+    wait_for("the new data", || {
+        s.dig("h199.example.com A").answer_data("A") == ["192.0.2.2"]
+    });
+}

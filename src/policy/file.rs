@@ -16,6 +16,7 @@ use super::*;
 use crate::config::Region;
 use crate::diag::{line_of_offset, Diagnostic, Diagnostics, LineIndex};
 use crate::health::check::{read_checks, CheckDef};
+use crate::zone::file::Reading;
 use crate::zone::lexer;
 use crate::zone::parse::parse_rdata;
 use crate::zone::text;
@@ -61,6 +62,8 @@ struct AliasDef {
 /// What a policy file is checked against.
 pub struct Context<'a> {
     pub origin: &'a Name,
+    /// How files are read (regular, bounded).
+    pub reading: &'a Reading,
     pub regions: &'a [Region],
     pub plain: &'a PlainIndex,
 }
@@ -69,8 +72,8 @@ pub struct Context<'a> {
 /// The names a policy file refers to (owners and alias targets), as name keys: the
 /// only names whose plain records its checks look at. Empty when the file cannot be
 /// read or parsed ([`read_policy_file`] reports that).
-pub fn referenced_names(path: &Path, origin: &Name) -> Vec<Box<[u8]>> {
-    let Ok(text) = std::fs::read_to_string(path) else {
+pub fn referenced_names(path: &Path, origin: &Name, reading: &Reading) -> Vec<Box<[u8]>> {
+    let Ok(text) = reading.read(path) else {
         return Vec::new();
     };
     let Ok(def) = toml::from_str::<FileDef>(&text) else {
@@ -90,10 +93,10 @@ pub fn read_policy_file(
     cx: &Context<'_>,
     diags: &mut Diagnostics,
 ) -> Option<ZonePolicies> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match cx.reading.read(path) {
         Ok(t) => t,
         Err(e) => {
-            diags.push(Diagnostic::error(path, 1, format!("cannot read: {e}")));
+            diags.push(Diagnostic::error(path, 1, e));
             return None;
         }
     };

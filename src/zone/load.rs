@@ -8,6 +8,7 @@ use std::sync::Arc;
 use hickory_proto::rr::{Name, RecordType};
 
 use super::build::build_zone;
+use super::file::Reading;
 use super::parse::read_zone_file;
 use super::{name_key, write_name_key, ZoneSet};
 use crate::diag::{Diagnostic, Diagnostics};
@@ -33,6 +34,12 @@ fn zone_files(dir: &Path, diags: &mut Diagnostics) -> std::io::Result<Vec<PathBu
                 &p,
                 1,
                 "a link to a file that does not exist: the zone cannot be read",
+            ));
+        } else {
+            diags.push(Diagnostic::error(
+                &p,
+                1,
+                "not a regular file (a FIFO, device or directory): the zone cannot be read",
             ));
         }
     }
@@ -82,7 +89,11 @@ pub struct ZoneFiles {
 /// Loads and validates every zone. `wants_plain` gives, for a zone file and its origin,
 /// the names whose plain records the policy file beside it refers to: only those are
 /// indexed, since a full index of a large zone costs as much as the zone itself.
-pub fn load_zones(dir: &Path, wants_plain: impl Fn(&Path, &Name) -> Vec<Box<[u8]>>) -> ZoneFiles {
+pub fn load_zones(
+    dir: &Path,
+    reading: &Reading,
+    wants_plain: impl Fn(&Path, &Name) -> Vec<Box<[u8]>>,
+) -> ZoneFiles {
     let mut diags = Diagnostics::default();
     let mut files_read = vec![FileStamp::of(dir)];
     let files = match zone_files(dir, &mut diags) {
@@ -132,7 +143,7 @@ pub fn load_zones(dir: &Path, wants_plain: impl Fn(&Path, &Name) -> Vec<Box<[u8]
             continue;
         }
         seen.push((key, file.clone()));
-        let records = read_zone_file(&file, &origin, &mut diags, &mut files_read);
+        let records = read_zone_file(&file, &origin, reading, &mut diags, &mut files_read);
         let mut plain: PlainIndex = wants_plain(&file, &origin)
             .into_iter()
             .map(|k| (k, Vec::new()))

@@ -5,6 +5,7 @@
 //! lookup. A [`ZoneSet`] is built whole from files ([`load`]) and swapped in whole.
 
 pub mod build;
+pub mod file;
 pub mod lexer;
 pub mod load;
 pub mod parse;

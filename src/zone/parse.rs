@@ -3,6 +3,7 @@
 //! every type with a name in its data, SVCB/HTTPS, DS, DNAME and RFC 3597's generic
 //! `\#` form are read here (`text`, `svcb`); the other types' data by hickory-proto.
 
+use super::file::Reading;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -39,6 +40,7 @@ pub struct SourceRecord {
 pub fn read_zone_file(
     path: &Path,
     origin: &Name,
+    reading: &Reading,
     diags: &mut Diagnostics,
     files_read: &mut Vec<FileStamp>,
 ) -> Vec<SourceRecord> {
@@ -49,7 +51,7 @@ pub fn read_zone_file(
         last_owner: None,
     };
     let mut out = Vec::new();
-    read_file(path, &mut state, 0, diags, files_read, &mut out);
+    read_file(path, reading, &mut state, 0, diags, files_read, &mut out);
     out
 }
 
@@ -62,6 +64,7 @@ struct State {
 
 fn read_file(
     path: &Path,
+    reading: &Reading,
     state: &mut State,
     depth: usize,
     diags: &mut Diagnostics,
@@ -70,10 +73,10 @@ fn read_file(
 ) {
     // Stamped before reading: a write during the read shows up as a change later.
     files_read.push(FileStamp::of(path));
-    let text = match std::fs::read_to_string(path) {
+    let text = match reading.read(path) {
         Ok(t) => t,
         Err(e) => {
-            diags.push(Diagnostic::error(path, 1, format!("cannot read: {e}")));
+            diags.push(Diagnostic::error(path, 1, e));
             return;
         }
     };
@@ -131,6 +134,18 @@ fn read_file(
                     } else {
                         path.parent().unwrap_or(Path::new(".")).join(target)
                     };
+                    let target = match reading.include(&target) {
+                        Ok(t) => t,
+                        Err(m) => {
+                            let written = unquote(args[0].text());
+                            diags.push(Diagnostic::error(
+                                path,
+                                line,
+                                format!("$INCLUDE {written}: {m}"),
+                            ));
+                            continue;
+                        }
+                    };
                     // RFC 1035: the origin and owner changes of an included file do not leak out.
                     let saved_origin = state.origin.clone();
                     let saved_owner = state.last_owner.take();
@@ -143,7 +158,7 @@ fn read_file(
                             }
                         }
                     }
-                    read_file(&target, state, depth + 1, diags, files_read, out);
+                    read_file(&target, reading, state, depth + 1, diags, files_read, out);
                     state.origin = saved_origin;
                     state.last_owner = saved_owner;
                 }
@@ -597,6 +612,7 @@ mod tests {
         let recs = read_zone_file(
             &p,
             &Name::from_str("example.com.").unwrap(),
+            &Reading::new(dir.path(), 1 << 20),
             &mut d,
             &mut Vec::new(),
         );
