@@ -168,6 +168,15 @@ pub struct HttpConfig {
     /// The token, read from `token_file` at load (so `check` and `serve` judge it alike).
     #[serde(skip)]
     pub token: Option<Secret>,
+    /// Names the API answers to in the `Host` header, besides IP addresses and
+    /// `localhost`: any other is refused (a page in a browser reaching the API by DNS
+    /// rebinding sends its own name).
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Reads (metrics, health checks, explain, cluster) need the token too; `/healthz`
+    /// never does.
+    #[serde(default)]
+    pub token_for_reads: bool,
 }
 
 impl Default for HttpConfig {
@@ -176,6 +185,8 @@ impl Default for HttpConfig {
             listen: default_http_listen(),
             token_file: None,
             token: None,
+            hosts: Vec::new(),
+            token_for_reads: false,
         }
     }
 }
@@ -247,11 +258,21 @@ pub struct ServerConfig {
         deserialize_with = "tcp_max_connections"
     )]
     pub tcp_max_connections: usize,
+    /// TCP connections from one address; past that its oldest idle one is closed.
+    #[serde(
+        default = "default_tcp_max_connections_per_client",
+        deserialize_with = "tcp_max_connections"
+    )]
+    pub tcp_max_connections_per_client: usize,
     /// The largest zone or policy file read (and each file it includes): a bound on what
     /// a mistake (or a file that keeps growing) can make a reload read. "2G", "500M", or
     /// bytes.
     #[serde(default = "default_max_zone_file_size", deserialize_with = "byte_size")]
     pub max_zone_file_size: u64,
+}
+
+fn default_tcp_max_connections_per_client() -> usize {
+    16
 }
 
 fn default_max_zone_file_size() -> u64 {
@@ -433,7 +454,7 @@ fn udp_payload<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u16, D::Error> 
 
 fn tcp_max_connections<'de, D: serde::Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
     checked(d, |v: &usize| match *v {
-        0 => Err("tcp_max_connections must be at least 1"),
+        0 => Err("must be at least 1"),
         _ => Ok(()),
     })
 }
@@ -511,6 +532,16 @@ impl Config {
     /// keys), holding at least `MIN_TOKEN` characters.
     fn read_token(&mut self, path: &Path, text: &str) -> Result<(), Diagnostic> {
         let Some(file) = &self.http.token_file else {
+            if self.http.token_for_reads {
+                let at = text
+                    .find("token_for_reads")
+                    .map_or(1, |at| line_of_offset(text, at));
+                return Err(Diagnostic::error(
+                    path,
+                    at,
+                    "token_for_reads needs a token_file",
+                ));
+            }
             return Ok(());
         };
         let at = text

@@ -213,7 +213,7 @@ fn run(
             live.clone(),
             reloader.clone(),
             exporter,
-            config.http.token.as_ref().map(|t| t.0.as_slice()),
+            &config.http,
             cluster.clone(),
         ));
         tokio::spawn(http::serve(http_listener, api.clone()));
@@ -244,7 +244,10 @@ fn run(
                 listener,
                 dns.clone(),
                 config.server.tcp_idle_timeout,
-                config.server.tcp_max_connections,
+                server::accept::Limits {
+                    max: config.server.tcp_max_connections,
+                    per_client: config.server.tcp_max_connections_per_client,
+                },
             ));
         }
         let listen = config.server.listen.clone();

@@ -660,3 +660,67 @@ fn the_listener_survives_slow_and_garbage_clients() {
     assert_eq!(s.a("web.example"), ["192.0.2.1"]);
     drop(slow);
 }
+
+/// A request's status line, sent with this `Host` header (and token, if any).
+fn status_with_host(port: u16, path: &str, host: &str, token: Option<&str>) -> String {
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    let reply = raw_exchange(
+        port,
+        format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Connection: close\r\n\r\n")
+            .as_bytes(),
+    );
+    reply.lines().next().unwrap_or("").to_string()
+}
+
+/// DNS rebinding: a web page whose name was made to point at the API sends its own name
+/// as `Host`. Only addresses, localhost and the names configured are answered.
+#[test]
+fn the_api_answers_only_its_own_names_and_can_need_the_token_for_reads() {
+    let s = Server::start_with_files(
+        &[("example.zone", &zone("example", ""))],
+        "[http]\ntoken_file = \"token\"\nhosts = [\"dns-admin.example.net\"]\n",
+        &[("token", TOKEN.as_bytes())],
+    );
+    let port = s.http_port;
+    for host in [
+        "127.0.0.1",
+        &format!("127.0.0.1:{port}"),
+        &format!("[::1]:{port}"),
+        "localhost",
+        "DNS-Admin.example.net:9153",
+    ] {
+        let line = status_with_host(port, "/api/v1/health-checks", host, None);
+        assert!(line.contains(" 200 "), "Host {host}: {line}");
+    }
+    let line = status_with_host(port, "/api/v1/health-checks", "attacker.example:9153", None);
+    assert!(line.contains(" 421 "), "{line}");
+    let line = status_with_host(port, "/metrics", "rebind.attacker.example", None);
+    assert!(line.contains(" 421 "), "{line}");
+
+    // Reads behind the token, /healthz still open.
+    let s = Server::start_with_files(
+        &[("example.zone", &zone("example", ""))],
+        "[http]\ntoken_file = \"token\"\ntoken_for_reads = true\n",
+        &[("token", TOKEN.as_bytes())],
+    );
+    for path in [
+        "/metrics",
+        "/api/v1/health-checks",
+        "/api/v1/explain?name=example&type=SOA",
+    ] {
+        assert_eq!(s.http("GET", path, None, "").0, 403, "{path}");
+        assert_eq!(s.http("GET", path, Some(TOKEN), "").0, 200, "{path}");
+    }
+    assert_eq!(s.http("GET", "/healthz", None, "").0, 200);
+    // Without a token file the option cannot be on.
+    let dir = common::config_dir(
+        &[("example.zone", &zone("example", ""))],
+        "[http]\ntoken_for_reads = true\n",
+    );
+    common::assert_check_error(
+        &dir.path().join("hadns.toml"),
+        "hadns.toml",
+        5,
+        "needs a token_file",
+    );
+}

@@ -17,16 +17,22 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::cluster::Cluster;
-use crate::config::parse_duration;
+use crate::config::{parse_duration, HttpConfig};
 use crate::dns::explain;
 use crate::health::{Engine, Override, OverrideError};
 use crate::metrics::{Exporter, Gauges};
 use crate::reload::Reloader;
-use crate::server::accept::accept_bounded;
+use crate::server::accept::{accept_bounded, Limits};
 use crate::snapshot::Live;
 
-/// Connections served at once; more are closed at once.
-const MAX_CONNECTIONS: usize = 64;
+/// Connections served at once, and from one client: past that the oldest makes room
+/// (finishing the request it serves), and a client alone cannot take them all.
+const LIMITS: Limits = Limits {
+    max: 64,
+    per_client: 8,
+};
+/// A request's body must arrive within this.
+const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// A client gets this long to send its headers, and a connection this long in all.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECTION_LIMIT: Duration = Duration::from_secs(60);
@@ -42,6 +48,10 @@ pub struct Api {
     reloader: Arc<Reloader>,
     exporter: Exporter,
     token: Option<String>,
+    /// Reads need the token too.
+    token_for_reads: bool,
+    /// Names accepted in `Host`, lower case (IP addresses and localhost always are).
+    hosts: Vec<String>,
     cluster: Option<Arc<Cluster>>,
 }
 
@@ -54,7 +64,7 @@ impl Api {
         live: Arc<Live>,
         reloader: Arc<Reloader>,
         exporter: Exporter,
-        token: Option<&[u8]>,
+        config: &HttpConfig,
         cluster: Option<Arc<Cluster>>,
     ) -> Api {
         Api {
@@ -62,15 +72,56 @@ impl Api {
             live,
             reloader,
             exporter,
-            token: token.map(|t| String::from_utf8_lossy(t).into_owned()),
+            token: config
+                .token
+                .as_ref()
+                .map(|t| String::from_utf8_lossy(&t.0).into_owned()),
+            token_for_reads: config.token_for_reads,
+            hosts: config
+                .hosts
+                .iter()
+                .map(|h| h.to_ascii_lowercase())
+                .collect(),
             cluster,
         }
+    }
+
+    /// The 421 for a `Host` that is not this server's: a name it was not told of (an
+    /// address or localhost is always fine; so is no Host, from a client that is not a
+    /// browser).
+    fn misdirected(&self, req: &Request<Incoming>) -> Option<Reply> {
+        let host = req.headers().get(hyper::header::HOST)?;
+        let host = String::from_utf8_lossy(host.as_bytes()).to_ascii_lowercase();
+        // Without the port: "name:9153", "192.0.2.1:9153", "[2001:db8::1]:9153".
+        let name = match host.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or(""),
+            None if host.matches(':').count() == 1 => host.split(':').next().unwrap_or(""),
+            None => host.as_str(),
+        };
+        let ours = name.parse::<IpAddr>().is_ok()
+            || name == "localhost"
+            || self.hosts.iter().any(|h| h == name);
+        (!ours).then(|| {
+            error(
+                StatusCode::MISDIRECTED_REQUEST,
+                format!("Host {name:?} is not this server's name: list it in [http] hosts (requests by other names, as a web page makes through DNS rebinding, are refused)"),
+            )
+        })
     }
 
     async fn handle(&self, req: Request<Incoming>, caller: IpAddr) -> Reply {
         let path = req.uri().path().to_string();
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
         let method = req.method().clone();
+        if let Some(refused) = self.misdirected(&req) {
+            return refused;
+        }
+        let is_read = method == Method::GET && segments != ["healthz"];
+        if self.token_for_reads && is_read {
+            if let Some(denied) = self.denied(&req) {
+                return denied;
+            }
+        }
         match (segments.as_slice(), &method) {
             (["metrics"], &Method::GET) => self.metrics(),
             (["api", "v1", "cluster"], &Method::GET) => match &self.cluster {
@@ -325,16 +376,24 @@ fn override_error(e: OverrideError) -> Reply {
 }
 
 async fn read_json<T: for<'de> Deserialize<'de>>(req: Request<Incoming>) -> Result<T, Reply> {
-    let body = Limited::new(req.into_body(), MAX_BODY)
-        .collect()
-        .await
-        .map_err(|e| {
-            error(
-                StatusCode::BAD_REQUEST,
-                format!("cannot read the body: {e}"),
-            )
-        })?
-        .to_bytes();
+    let body = tokio::time::timeout(
+        BODY_TIMEOUT,
+        Limited::new(req.into_body(), MAX_BODY).collect(),
+    )
+    .await
+    .map_err(|_| {
+        error(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("the body did not arrive within {BODY_TIMEOUT:?}"),
+        )
+    })?
+    .map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            format!("cannot read the body: {e}"),
+        )
+    })?
+    .to_bytes();
     serde_json::from_slice(&body)
         .map_err(|e| error(StatusCode::BAD_REQUEST, format!("bad JSON body: {e}")))
 }
@@ -388,7 +447,7 @@ fn collect_checks(v: &serde_json::Value, into: &mut Vec<String>) {
 }
 
 pub async fn serve(listener: tokio::net::TcpListener, api: Arc<Api>) {
-    accept_bounded(listener, MAX_CONNECTIONS, "http", |stream, peer| {
+    accept_bounded(listener, LIMITS, "http", |stream, peer, slot| {
         let api = api.clone();
         let caller = peer.ip();
         async move {
@@ -400,7 +459,19 @@ pub async fn serve(listener: tokio::net::TcpListener, api: Arc<Api>) {
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_TIMEOUT)
                 .serve_connection(TokioIo::new(stream), service);
-            let _ = tokio::time::timeout(CONNECTION_LIMIT, conn).await;
+            // Every HTTP connection may make room for a newcomer: it ends gracefully,
+            // the request in flight answered.
+            let mut conn = std::pin::pin!(conn);
+            let ended = tokio::time::timeout(CONNECTION_LIMIT, async {
+                tokio::select! {
+                    _ = conn.as_mut() => {}
+                    _ = slot.closing() => {
+                        conn.as_mut().graceful_shutdown();
+                        let _ = conn.as_mut().await;
+                    }
+                }
+            });
+            let _ = ended.await;
         }
     })
     .await

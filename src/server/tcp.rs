@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
 
-use super::accept::accept_bounded;
+use super::accept::{accept_bounded, Limits, Slot};
 use super::DnsService;
 use crate::dns::{Local, Sink, Transport};
 use crate::draw::Draw;
@@ -56,28 +56,29 @@ impl Sink for Frames {
     }
 }
 
-/// Serves DNS over TCP on `listener`; past `max_connections` a new connection is
-/// closed at once.
+/// Serves DNS over TCP on `listener`, within `limits` (see [`accept_bounded`]).
 pub async fn serve_tcp(
     listener: TcpListener,
     service: Arc<DnsService>,
     idle_timeout: Duration,
-    max_connections: usize,
+    limits: Limits,
 ) {
-    accept_bounded(listener, max_connections, "dns", |stream, peer| {
+    accept_bounded(listener, limits, "dns", |stream, peer, slot| {
         let service = service.clone();
-        async move { connection(stream, peer.ip(), &service, idle_timeout).await }
+        async move { connection(stream, peer.ip(), &service, idle_timeout, slot).await }
     })
     .await
 }
 
 /// RFC 7766: length-prefixed messages, any number per connection, answered in order;
-/// the connection closes after `idle_timeout` without a complete query.
+/// the connection closes after `idle_timeout` without a complete query, or when, idle,
+/// its slot is needed by a newcomer.
 async fn connection(
     mut stream: TcpStream,
     peer: std::net::IpAddr,
     service: &DnsService,
     idle_timeout: Duration,
+    slot: Slot,
 ) {
     let _ = stream.set_nodelay(true);
     let mut packet = vec![0u8; 65535];
@@ -86,12 +87,16 @@ async fn connection(
     let mut local = Local::new(Draw::from_entropy(), false);
     loop {
         let mut len = [0u8; 2];
-        if !matches!(
-            timeout(idle_timeout, stream.read_exact(&mut len)).await,
-            Ok(Ok(_))
-        ) {
-            return;
+        slot.idle();
+        tokio::select! {
+            read = timeout(idle_timeout, stream.read_exact(&mut len)) => {
+                if !matches!(read, Ok(Ok(_))) {
+                    return;
+                }
+            }
+            _ = slot.closing() => return,
         }
+        slot.busy();
         let len = u16::from_be_bytes(len) as usize;
         if len == 0
             || !matches!(
