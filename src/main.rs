@@ -196,8 +196,8 @@ fn run(
             tcp.push(tokio::net::TcpListener::from_std(listener).map_err(bind_err)?);
         }
         let http_addr = config.http.listen;
-        let http_listener = tokio::net::TcpListener::bind(http_addr)
-            .await
+        let http_listener = std::net::TcpListener::bind(http_addr)
+            .and_then(|l| l.set_nonblocking(true).map(|()| l))
             .map_err(|e| format!("cannot listen on {http_addr} ([http] listen): {e}"))?;
         engine.start();
         // In a cluster, what the peers know first: a node that restarts must not
@@ -216,8 +216,9 @@ fn run(
             &config.http,
             cluster.clone(),
         ));
-        tokio::spawn(http::serve(http_listener, api.clone()));
-        tokio::spawn(http::metrics_upkeep(api));
+        // The API on a thread and runtime of its own: scrapes and slow clients never
+        // take time from DNS over TCP, health checks or gossip.
+        http::spawn_thread(http_listener, api).map_err(|e| format!("cannot start the API: {e}"))?;
         if let Some(c) = &cluster {
             c.wait_for_peers(JOIN_WAIT).await;
         }

@@ -53,6 +53,8 @@ pub struct Api {
     /// Names accepted in `Host`, lower case (IP addresses and localhost always are).
     hosts: Vec<String>,
     cluster: Option<Arc<Cluster>>,
+    /// The main runtime: reloads run there (new checks' probes belong to it).
+    main: tokio::runtime::Handle,
 }
 
 type Reply = Response<Full<Bytes>>;
@@ -83,6 +85,7 @@ impl Api {
                 .map(|h| h.to_ascii_lowercase())
                 .collect(),
             cluster,
+            main: tokio::runtime::Handle::current(),
         }
     }
 
@@ -340,7 +343,18 @@ impl Api {
         if let Some(c) = &self.cluster {
             c.ask_reload();
         }
-        match self.reloader.reload("API").await {
+        let reloader = self.reloader.clone();
+        let reloaded = self
+            .main
+            .spawn(async move { reloader.reload("API").await })
+            .await;
+        let Ok(reloaded) = reloaded else {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the reload failed".into(),
+            );
+        };
+        match reloaded {
             Ok(done) => reply(
                 StatusCode::OK,
                 json!({ "result": "reloaded", "zones": done.zones, "records": done.records }),
@@ -444,6 +458,27 @@ fn collect_checks(v: &serde_json::Value, into: &mut Vec<String>) {
         serde_json::Value::Array(items) => items.iter().for_each(|v| collect_checks(v, into)),
         _ => {}
     }
+}
+
+/// Serves the API on a thread of its own, with its own runtime; also folds the probe
+/// durations into their histograms there.
+pub fn spawn_thread(listener: std::net::TcpListener, api: Arc<Api>) -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("http".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let listener = match tokio::net::TcpListener::from_std(listener) {
+                    Ok(l) => l,
+                    Err(e) => return tracing::error!("the API cannot listen: {e}"),
+                };
+                tokio::spawn(metrics_upkeep(api.clone()));
+                serve(listener, api).await
+            })
+        })?;
+    Ok(())
 }
 
 pub async fn serve(listener: tokio::net::TcpListener, api: Arc<Api>) {
