@@ -106,6 +106,7 @@ fn answer_path(c: &mut Criterion) {
         log_queries: false,
         transfer_allow: Vec::new(),
         tsig: Default::default(),
+        rate_limit: None,
     };
     let cases = [
         ("plain_a", "www.bench.example", 1),

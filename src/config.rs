@@ -26,6 +26,8 @@ pub struct Config {
     pub tsig_keys: Vec<TsigKey>,
     /// Other nodes serving the same zones, sharing what they observe. None: one node.
     pub cluster: Option<ClusterConfig>,
+    #[serde(default)]
+    pub rate_limit: RateLimitConfig,
     /// Regions that latency and geoproximity records name.
     #[serde(default, rename = "region", deserialize_with = "regions")]
     pub regions: Vec<Region>,
@@ -65,6 +67,67 @@ pub struct TsigKey {
     /// Read from `secret_file` once, at load; never shown.
     #[serde(skip)]
     pub secret: Secret,
+}
+
+/// Response rate limiting over UDP (BIND's and Knot's RRL).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Per client network and kind of answer; 0: off.
+    #[serde(default)]
+    pub responses_per_second: u32,
+    /// Every `slip`-th limited response goes out truncated, the rest are dropped (0: all
+    /// dropped, 1: all truncated).
+    #[serde(default = "default_slip")]
+    pub slip: u32,
+    /// How far a flood's debt reaches: limited for at most this long after it stops.
+    #[serde(default = "default_rrl_window", with = "duration_text")]
+    pub window: Duration,
+    #[serde(default = "default_v4_prefix", deserialize_with = "v4_prefix")]
+    pub ipv4_prefix: u8,
+    #[serde(default = "default_v6_prefix", deserialize_with = "v6_prefix")]
+    pub ipv6_prefix: u8,
+    /// Networks never limited.
+    #[serde(default, deserialize_with = "networks")]
+    pub exempt: Vec<ipnet::IpNet>,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig {
+            responses_per_second: 0,
+            slip: default_slip(),
+            window: default_rrl_window(),
+            ipv4_prefix: default_v4_prefix(),
+            ipv6_prefix: default_v6_prefix(),
+            exempt: Vec::new(),
+        }
+    }
+}
+
+fn default_slip() -> u32 {
+    2
+}
+fn default_rrl_window() -> Duration {
+    Duration::from_secs(15)
+}
+fn default_v4_prefix() -> u8 {
+    24
+}
+fn default_v6_prefix() -> u8 {
+    56
+}
+fn v4_prefix<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
+    checked(d, |v: &u8| match *v {
+        0..=32 => Ok(()),
+        _ => Err("ipv4_prefix is 0-32"),
+    })
+}
+fn v6_prefix<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
+    checked(d, |v: &u8| match *v {
+        0..=128 => Ok(()),
+        _ => Err("ipv6_prefix is 0-128"),
+    })
 }
 
 /// The nodes of a cluster: gossip, its key, and how their observations decide a check.

@@ -29,6 +29,7 @@ const CLUSTER_ALONE: &str = "hadns_cluster_alone";
 const CLUSTER_DIVERGENT: &str = "hadns_cluster_divergent_zones";
 const CLUSTER_MESSAGES: &str = "hadns_cluster_messages_total";
 const CLUSTER_BYTES: &str = "hadns_cluster_bytes_total";
+const RATE_LIMITED: &str = "hadns_rate_limited_total";
 
 /// The `zone` label of queries outside every zone served (and of malformed ones).
 pub const OTHER: &str = "other";
@@ -163,6 +164,10 @@ fn describe() {
     describe_counter!(
         CLUSTER_MESSAGES,
         "Gossip messages received, by result (accepted, or rejected: not sealed with the key, too old, replayed)"
+    );
+    describe_counter!(
+        RATE_LIMITED,
+        "UDP responses held back by rate limiting, by action (dropped, or slipped: sent truncated)"
     );
     describe_counter!(
         CLUSTER_BYTES,
@@ -306,6 +311,11 @@ pub fn register_check(check: &str) {
 pub fn check_transition(check: &str, healthy: bool) {
     let to = if healthy { "healthy" } else { "unhealthy" };
     counter!(CHECK_TRANSITIONS, "check" => check.to_owned(), "to" => to).increment(1);
+}
+
+/// Responses held back by rate limiting: [dropped, slipped], registered at 0.
+pub fn rate_limited() -> [Counter; 2] {
+    ["dropped", "slipped"].map(|action| counter!(RATE_LIMITED, "action" => action))
 }
 
 /// The gossip counters, registered at 0: messages [accepted, rejected], then bytes

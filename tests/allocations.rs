@@ -169,6 +169,7 @@ fn prepared_udp_answers_allocate_nothing() {
         log_queries: false,
         transfer_allow: Vec::new(),
         tsig: Default::default(),
+        rate_limit: None,
     };
     let peer = IpAddr::from([127, 0, 0, 1]);
     let mut local = Local::new(Draw::new(1), true);

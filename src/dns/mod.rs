@@ -14,6 +14,7 @@ mod notify;
 mod query;
 pub mod request;
 pub mod response;
+pub mod rrl;
 pub mod transfer;
 pub mod tsig;
 pub mod wire;
@@ -66,6 +67,8 @@ pub struct Responder {
     pub transfer_allow: Vec<ipnet::IpNet>,
     /// TSIG keys, and the one transfers need.
     pub tsig: tsig::Keys,
+    /// Response rate limiting of UDP answers; None when off.
+    pub rate_limit: Option<Arc<rrl::RateLimiter>>,
 }
 
 /// What one worker (a UDP thread, a TCP connection) keeps from query to query.
@@ -155,6 +158,7 @@ impl Responder {
             log_queries,
             transfer_allow: config.transfer.allow.clone(),
             tsig: tsig::Keys::new(config)?,
+            rate_limit: rrl::RateLimiter::new(&config.rate_limit).map(Arc::new),
         })
     }
 

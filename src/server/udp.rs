@@ -57,12 +57,17 @@ impl Worker {
                 .responder
                 .handle(query, Transport::Udp, peer, snapshot, local, out)
         }));
-        reply.unwrap_or_else(|_| {
+        let answered = reply.unwrap_or_else(|_| {
             tracing::error!(%peer, "internal error while answering a UDP query; dropped");
             // A panic may have left the cache half-updated: start afresh.
             local.cache = Some(AnswerCache::default());
             false
-        })
+        });
+        // Rate limiting applies to what goes out over UDP, cached or not.
+        match &service.responder.rate_limit {
+            Some(limit) if answered => limit.allow(peer, out),
+            _ => answered,
+        }
     }
 
     #[cfg(not(target_os = "linux"))]
