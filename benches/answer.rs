@@ -107,6 +107,7 @@ fn answer_path(c: &mut Criterion) {
         transfer_allow: Vec::new(),
         tsig: Default::default(),
         rate_limit: None,
+        cookies: hadns::dns::cookie::Cookies::new(None),
     };
     let cases = [
         ("plain_a", "www.bench.example", 1),

@@ -170,6 +170,7 @@ fn prepared_udp_answers_allocate_nothing() {
         transfer_allow: Vec::new(),
         tsig: Default::default(),
         rate_limit: None,
+        cookies: hadns::dns::cookie::Cookies::new(None),
     };
     let peer = IpAddr::from([127, 0, 0, 1]);
     let mut local = Local::new(Draw::new(1), true);

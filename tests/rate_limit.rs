@@ -100,3 +100,61 @@ fn a_flood_gets_its_rate_plus_slips_and_others_are_served() {
         assert!(n > 0.0, "{line}");
     }
 }
+
+/// A query for www.example.com with EDNS and a COOKIE option of these octets.
+fn with_cookie(id: u16, cookie: &[u8]) -> Vec<u8> {
+    let mut q = query(id, "www.example.com", 1, true);
+    // The OPT record is last; its RDLENGTH is its last two octets.
+    let at = q.len() - 2;
+    let rdlen = u16::from_be_bytes([q[at], q[at + 1]]) + 4 + cookie.len() as u16;
+    q[at..].copy_from_slice(&rdlen.to_be_bytes());
+    q.extend_from_slice(&[0, 10]);
+    q.extend_from_slice(&(cookie.len() as u16).to_be_bytes());
+    q.extend_from_slice(cookie);
+    q
+}
+
+/// The 24-octet COOKIE option of a response (client and server cookie).
+fn cookie_of(reply: &[u8]) -> Vec<u8> {
+    let at = reply
+        .windows(4)
+        .rposition(|w| w == [0, 10, 0, 24])
+        .expect("a COOKIE option of 24 octets");
+    reply[at + 4..at + 28].to_vec()
+}
+
+/// DNS Cookies (RFC 7873/9018): a client that returns the server cookie it was given
+/// has shown its address is real, and is not rate limited; a made-up one is.
+#[test]
+fn a_client_with_a_good_server_cookie_is_not_limited() {
+    let s = server();
+    let to = s.addr();
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(700)))
+        .unwrap();
+    let mut buf = [0u8; 1500];
+    socket.send_to(&with_cookie(1, b"clientck"), to).unwrap();
+    let (len, _) = socket.recv_from(&mut buf).unwrap();
+    let full = cookie_of(&buf[..len]);
+    assert_eq!(&full[..8], b"clientck");
+    assert_eq!(full[8], 1, "RFC 9018 version 1");
+    let mut count = |cookie: &[u8]| {
+        for id in 0..60u16 {
+            socket.send_to(&with_cookie(id, cookie), to).unwrap();
+        }
+        let mut answered = 0;
+        while let Ok((len, _)) = socket.recv_from(&mut buf) {
+            answered += usize::from(!header(&buf[..len]).tc);
+        }
+        answered
+    };
+    assert_eq!(
+        count(&full),
+        60,
+        "every answer in full with the good cookie"
+    );
+    let mut forged = full.clone();
+    forged[23] ^= 0xff;
+    assert!(count(&forged) < 60, "a made-up server cookie is limited");
+}

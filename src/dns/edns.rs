@@ -6,7 +6,8 @@ use std::net::IpAddr;
 
 use super::request::{ClientSubnet, Edns, Request};
 use super::wire::{
-    BADVERS_HIGH, MAX_MESSAGE, OPT_CLIENT_SUBNET, OPT_EDE, OPT_NSID, PLAIN_UDP, TYPE_OPT,
+    BADVERS_HIGH, MAX_MESSAGE, OPT_CLIENT_SUBNET, OPT_COOKIE, OPT_EDE, OPT_NSID, PLAIN_UDP,
+    TYPE_OPT,
 };
 use super::{Responder, Transport};
 use crate::client::Client;
@@ -39,10 +40,10 @@ pub fn negotiate<'a>(
     transport: Transport,
     peer: IpAddr,
 ) -> Result<Negotiated<'a>, EdnsReply<'a>> {
-    let reply = req
-        .edns
-        .as_ref()
-        .map(|e| edns_reply(e, responder.max_udp_payload, responder.nsid.as_deref()));
+    let reply = req.edns.as_ref().map(|e| EdnsReply {
+        cookie: e.cookie.map(|c| responder.cookies.answer(&c.client, peer)),
+        ..edns_reply(e, responder.max_udp_payload, responder.nsid.as_deref())
+    });
     if let (Some(client), Some(reply)) = (&req.edns, reply) {
         if client.version != 0 {
             return Err(EdnsReply {
@@ -88,12 +89,15 @@ pub struct EdnsReply<'a> {
     pub client_subnet: Option<(ClientSubnet, u8)>,
     /// An Extended DNS Error (RFC 8914): the info-code and its text.
     pub ede: Option<(u16, &'static str)>,
+    /// The COOKIE option to send: the client's cookie and a fresh server cookie.
+    pub cookie: Option<[u8; 24]>,
 }
 
 impl EdnsReply<'_> {
     /// The OPT record's size on the wire.
     pub fn wire_len(&self) -> usize {
         11 + self.nsid.map_or(0, |n| 4 + n.len())
+            + self.cookie.map_or(0, |c| 4 + c.len())
             + self.ede.map_or(0, |(_, text)| 6 + text.len())
             + self
                 .client_subnet
@@ -142,6 +146,11 @@ pub fn push_opt(out: &mut Vec<u8>, e: EdnsReply<'_>) {
         out.extend_from_slice(&(nsid.len() as u16).to_be_bytes());
         out.extend_from_slice(nsid);
     }
+    if let Some(cookie) = e.cookie {
+        out.extend_from_slice(&OPT_COOKIE.to_be_bytes());
+        out.extend_from_slice(&(cookie.len() as u16).to_be_bytes());
+        out.extend_from_slice(&cookie);
+    }
     if let Some((c, scope)) = e.client_subnet {
         let n = ecs_address_len(&c);
         let (family, octets) = match c.addr {
@@ -178,5 +187,6 @@ fn edns_reply<'a>(client: &Edns, payload: u16, nsid: Option<&'a [u8]>) -> EdnsRe
         nsid: if client.nsid_requested { nsid } else { None },
         client_subnet: client.client_subnet.map(|c| (c, 0)),
         ede: None,
+        cookie: None,
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod cache;
 mod chaos;
+pub mod cookie;
 pub mod edns;
 pub mod explain;
 pub mod lookup;
@@ -67,6 +68,8 @@ pub struct Responder {
     pub transfer_allow: Vec<ipnet::IpNet>,
     /// TSIG keys, and the one transfers need.
     pub tsig: tsig::Keys,
+    /// DNS Cookies: the server cookies given and checked.
+    pub cookies: cookie::Cookies,
     /// Response rate limiting of UDP answers; None when off.
     pub rate_limit: Option<Arc<rrl::RateLimiter>>,
 }
@@ -77,6 +80,9 @@ pub struct Local {
     pub draw: Draw,
     /// Cached answers (see [`cache`]), where the worker keeps them.
     pub cache: Option<AnswerCache>,
+    /// Whether the last query came with a good server cookie (its source is real):
+    /// rate limiting spares it. Only set while rate limiting is on.
+    pub good_cookie: bool,
 }
 
 impl Local {
@@ -84,6 +90,7 @@ impl Local {
         Local {
             draw,
             cache: cache.then(AnswerCache::default),
+            good_cookie: false,
         }
     }
 }
@@ -159,6 +166,7 @@ impl Responder {
             transfer_allow: config.transfer.allow.clone(),
             tsig: tsig::Keys::new(config)?,
             rate_limit: rrl::RateLimiter::new(&config.rate_limit).map(Arc::new),
+            cookies: cookie::Cookies::new(config.cluster.as_ref().map(|c| c.key.0.as_slice())),
         })
     }
 
@@ -194,6 +202,7 @@ impl Responder {
         local: &mut Local,
         sink: &mut impl Sink,
     ) -> Handled {
+        local.good_cookie = false;
         let req = match request::parse(packet) {
             Ok(r) => r,
             Err(Reject::Drop) => {
@@ -232,6 +241,12 @@ impl Responder {
             rd: req.rd,
             cd: req.cd,
         };
+        // Only rate limiting asks, so only then is the cookie checked.
+        local.good_cookie = self.rate_limit.is_some()
+            && req
+                .edns
+                .and_then(|e| e.cookie)
+                .is_some_and(|c| self.cookies.is_good(&c, peer));
         let edns = match edns::negotiate(&req, self, transport, peer) {
             Ok(e) => e,
             Err(badvers) => return error_reply(sink, echo, &req, 0, Some(badvers)),

@@ -17,6 +17,17 @@ pub struct Edns {
     pub dnssec_ok: bool,
     pub nsid_requested: bool,
     pub client_subnet: Option<ClientSubnet>,
+    /// RFC 7873's COOKIE option, if well formed.
+    pub cookie: Option<Cookie>,
+}
+
+/// A COOKIE option: the client cookie, and the first 16 octets of the server cookie
+/// (ours are 16; `server_len` says how long it was, 0 when absent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cookie {
+    pub client: [u8; 8],
+    pub server: [u8; 16],
+    pub server_len: u8,
 }
 
 /// The EDNS Client Subnet option of a query (RFC 7871 §6).
@@ -257,6 +268,7 @@ fn read_extra(
 fn read_opt(rr: &RawRecord<'_>) -> (Option<Edns>, bool) {
     let mut nsid_requested = false;
     let mut client_subnet = None;
+    let mut cookie = None;
     let mut ok = true;
     let mut opts = rr.rdata;
     while !opts.is_empty() {
@@ -273,6 +285,17 @@ fn read_opt(rr: &RawRecord<'_>) -> (Option<Edns>, bool) {
             // RFC 7873 §5.2.2: a client cookie of 8 octets, and a server cookie of 8 to
             // 32 after it if any; any other length is a FORMERR.
             OPT_COOKIE if !(len == 8 || (16..=40).contains(&len)) => ok = false,
+            OPT_COOKIE => {
+                let data = &opts[4..4 + len];
+                let mut c = Cookie {
+                    client: data[..8].try_into().expect("8 octets"),
+                    server: [0; 16],
+                    server_len: (len - 8) as u8,
+                };
+                let ours = &data[8..len.min(24)];
+                c.server[..ours.len()].copy_from_slice(ours);
+                cookie = Some(c);
+            }
             OPT_CLIENT_SUBNET => {
                 // RFC 7871 §7.1.1: a malformed or second ECS option is a FORMERR.
                 let ecs = ClientSubnet::parse(&opts[4..4 + len]);
@@ -291,6 +314,7 @@ fn read_opt(rr: &RawRecord<'_>) -> (Option<Edns>, bool) {
         dnssec_ok: rr.ttl & 0x8000 != 0,
         nsid_requested,
         client_subnet: client_subnet.filter(|_| ok),
+        cookie: cookie.filter(|_| ok),
     };
     (Some(edns), ok)
 }

@@ -65,7 +65,7 @@ impl Worker {
         });
         // Rate limiting applies to what goes out over UDP, cached or not.
         match &service.responder.rate_limit {
-            Some(limit) if answered => limit.allow(peer, out),
+            Some(limit) if answered && !local.good_cookie => limit.allow(peer, out),
             _ => answered,
         }
     }
