@@ -27,7 +27,9 @@
 //! - `reload`      — SIGHUP, file changes and the API: load again and swap in.
 //! - `metrics`     — metric names and the Prometheus exporter; a leaf the others call.
 //! - `systemd`     — sd_notify.
+//! - `cli`         — `hadns status` and `hadns explain`: the local API, for a terminal.
 
+pub mod cli;
 pub mod client;
 pub mod cluster;
 pub mod config;

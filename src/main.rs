@@ -56,6 +56,23 @@ enum Command {
         #[arg(long, default_value = "hadns.toml")]
         config: PathBuf,
     },
+    /// Show the running server's health checks (status, since, last result, overrides,
+    /// observers) and its cluster, from its API.
+    Status {
+        #[arg(long, default_value = "hadns.toml")]
+        config: PathBuf,
+    },
+    /// Show the answer the running server gives NAME TYPE now, and why.
+    Explain {
+        name: String,
+        #[arg(value_name = "TYPE")]
+        rtype: String,
+        /// The client: an address, or a prefix as sent in EDNS Client Subnet.
+        #[arg(long)]
+        client: Option<String>,
+        #[arg(long, default_value = "hadns.toml")]
+        config: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -73,6 +90,15 @@ fn main() -> ExitCode {
     }
     match cli.command {
         Command::Check { config } => check(&config),
+        Command::Status { config } => api_view(&config, |c| hadns::cli::status(c)),
+        Command::Explain {
+            name,
+            rtype,
+            client,
+            config,
+        } => api_view(&config, |c| {
+            hadns::cli::explain(c, &name, &rtype, client.as_deref())
+        }),
         Command::Serve {
             config,
             log_queries,
@@ -99,6 +125,26 @@ fn load_all(config_path: &std::path::Path) -> Option<Startup> {
         content: loaded.content?,
         files: loaded.files,
     })
+}
+
+/// Prints what `view` reads from the API of the server `config_path` configures.
+fn api_view(
+    config_path: &std::path::Path,
+    view: impl FnOnce(&Config) -> Result<String, String>,
+) -> ExitCode {
+    let shown = Config::load(config_path)
+        .map_err(|d| d.to_string())
+        .and_then(|c| view(&c));
+    match shown {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("hadns: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn check(config_path: &std::path::Path) -> ExitCode {

@@ -724,3 +724,64 @@ fn the_api_answers_only_its_own_names_and_can_need_the_token_for_reads() {
         "needs a token_file",
     );
 }
+
+/// `hadns status` and `hadns explain`, on the box, read the running server's API.
+#[test]
+fn status_and_explain_on_the_command_line() {
+    let ep = Endpoint::http(status(200));
+    let s = ops_server(ep.port);
+    wait_for("the check healthy", || s.status_of("primary") == "healthy");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(common::hadns_bin())
+            .args(args)
+            .arg("--config")
+            .arg(s.config_path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let shown = run(&["status"]);
+    assert!(shown.contains(": ready"), "{shown}");
+    let line = shown
+        .lines()
+        .find(|l| l.starts_with("primary "))
+        .unwrap_or_else(|| panic!("{shown}"));
+    assert!(
+        line.contains("healthy") && line.contains("HTTP 200"),
+        "{line}"
+    );
+
+    let body = r#"{"status":"unhealthy","ttl":"5m","reason":"maintenance"}"#;
+    let path = "/api/v1/health-checks/primary/override";
+    assert_eq!(s.http("PUT", path, Some(TOKEN), body).0, 200);
+    let shown = run(&["status"]);
+    assert!(
+        shown.contains("forced unhealthy until") && shown.contains("maintenance"),
+        "{shown}"
+    );
+
+    let explained = run(&["explain", "web.example", "A", "--client", "192.0.2.99"]);
+    assert!(
+        explained.contains("web.example. A for 192.0.2.99/32: NOERROR"),
+        "{explained}"
+    );
+    assert!(
+        explained.contains("answer     web.example. ") && explained.contains("192.0.2.2"),
+        "{explained}"
+    );
+    assert!(
+        explained.contains("failover policy") && explained.contains("rule: "),
+        "{explained}"
+    );
+    assert!(
+        explained.contains("check primary: unhealthy (forced: maintenance)"),
+        "{explained}"
+    );
+    // A server that is not running is a clear error.
+    drop(s);
+}
