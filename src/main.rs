@@ -90,7 +90,7 @@ fn main() -> ExitCode {
     }
     match cli.command {
         Command::Check { config } => check(&config),
-        Command::Status { config } => api_view(&config, |c| hadns::cli::status(c)),
+        Command::Status { config } => api_view(&config, hadns::cli::status),
         Command::Explain {
             name,
             rtype,
