@@ -241,7 +241,8 @@ fn is_class(t: &str) -> bool {
     ["IN", "CH", "CS", "HS", "NONE", "ANY"]
         .iter()
         .any(|c| t.eq_ignore_ascii_case(c))
-        || (t.len() > 5 && t[..5].eq_ignore_ascii_case("CLASS") && t[5..].parse::<u16>().is_ok())
+        || (t.get(..5).is_some_and(|c| c.eq_ignore_ascii_case("CLASS"))
+            && t.get(5..).is_some_and(|n| n.parse::<u16>().is_ok()))
 }
 
 fn parse_ttl_token(t: &str) -> Result<u32, String> {
@@ -617,6 +618,13 @@ mod tests {
             &mut Vec::new(),
         );
         (recs, d)
+    }
+
+    /// Found by fuzzing: a multi-byte character where a class or TTL may be.
+    #[test]
+    fn a_multibyte_character_in_a_field_is_an_error_not_a_panic() {
+        let (_, d) = parse_str("$TTL 300\n@ SOA ns1 h 1 2 3 4 5\nwww 3600\u{676}N A 192.0.2.1\n");
+        assert!(d.has_errors());
     }
 
     #[test]
