@@ -181,6 +181,15 @@ fn metrics_count_queries_answers_checks_reloads_and_overrides() {
             "{to}"
         );
     }
+    // Every policy set, before any answer from it.
+    for set in ["p", "s"] {
+        let labels = [("name", "web.example."), ("set_id", set)];
+        assert_eq!(
+            value(&samples, "hadns_answers_total", &labels),
+            Some(0.0),
+            "{set}"
+        );
+    }
     let primary = [("check", "primary")];
     assert_eq!(
         value(&samples, "hadns_health_check_status", &primary),
