@@ -103,7 +103,12 @@ struct Entry {
     since: SystemTime,
     /// Probe durations, for the metrics.
     durations: Histogram,
+    /// The last `TRANSITIONS_KEPT` changes of the status in effect.
+    transitions: Vec<TransitionReport>,
 }
+
+/// Transitions kept per check, for the API and the status page.
+const TRANSITIONS_KEPT: usize = 5;
 
 struct Group {
     generation: u64,
@@ -137,6 +142,15 @@ pub struct CheckReport {
     /// In a cluster: every node whose observation counts, this one included.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub observers: Option<Vec<ObserverReport>>,
+    /// The last few changes of `status`, oldest first.
+    pub transitions: Vec<TransitionReport>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TransitionReport {
+    pub at: String,
+    pub to: &'static str,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -444,6 +458,17 @@ impl Engine {
         }
         let now = SystemTime::now();
         for (id, was, now_healthy, reason) in changes {
+            let e = state.entries.get_mut(&id).expect("an entry per check");
+            if was.is_some() {
+                if e.transitions.len() == TRANSITIONS_KEPT {
+                    e.transitions.remove(0);
+                }
+                e.transitions.push(TransitionReport {
+                    at: rfc3339::format(now),
+                    to: status_word(now_healthy),
+                    reason: reason.clone(),
+                });
+            }
             match was {
                 Some(was) => {
                     metrics::check_transition(&id, now_healthy);
@@ -585,6 +610,7 @@ impl Engine {
                     inverted: c.inverted,
                     disabled: c.disabled,
                     observers: self.role.as_ref().map(|_| self.observers(&state, &c.id)),
+                    transitions: e.transitions.clone(),
                 }
             })
             .collect()
@@ -972,6 +998,7 @@ impl Entry {
             effective: None,
             since: now,
             durations: metrics::probe_duration(&c.id),
+            transitions: Vec::new(),
         }
     }
 }

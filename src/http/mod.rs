@@ -1,8 +1,11 @@
 //! The HTTP API on `[http] listen`: Prometheus metrics, readiness, health-check status,
 //! explain, manual overrides, reload.
 //!
-//! Reads are open; writes need `Authorization: Bearer <token>` with the token of
-//! `[http] token_file`, and without a configured token they always answer 403.
+//! Reads are open (unless `token_for_reads`); writes need `Authorization: Bearer <token>`
+//! with the token of `[http] token_file`, and without a configured token they always
+//! answer 403. `page`: the status page at `/`.
+
+mod page;
 
 use std::convert::Infallible;
 use std::net::IpAddr;
@@ -127,6 +130,7 @@ impl Api {
         }
         match (segments.as_slice(), &method) {
             (["metrics"], &Method::GET) => self.metrics(),
+            ([""], &Method::GET) => self.status_page(),
             (["api", "v1", "cluster"], &Method::GET) => match &self.cluster {
                 Some(c) => reply(StatusCode::OK, json!(c.view())),
                 None => error(
@@ -203,6 +207,40 @@ impl Api {
                 "a valid bearer token is needed".into(),
             )),
         }
+    }
+
+    fn status_page(&self) -> Reply {
+        let checks = self.engine.report();
+        let snapshot = self.live.load();
+        let zones = snapshot
+            .zones
+            .zones
+            .iter()
+            .enumerate()
+            .map(|(i, z)| {
+                let origin = z.origin.to_string();
+                let hash = snapshot
+                    .content
+                    .digests
+                    .iter()
+                    .find(|(o, _)| *o == origin)
+                    .map_or("-".to_string(), |(_, h)| h.clone());
+                (origin, snapshot.serial(i), hash)
+            })
+            .collect();
+        let html = page::render(&page::Page {
+            node: self.engine.node(),
+            ready: self.engine.is_ready(),
+            zones,
+            checks: &checks,
+            cluster: self.cluster.as_ref().map(|c| c.view()),
+        });
+        let mut r = Response::new(Full::new(Bytes::from(html)));
+        r.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        r
     }
 
     fn set_override(&self, id: &str, body: OverrideRequest) -> Reply {
