@@ -36,7 +36,7 @@ fn exported() -> BTreeSet<String> {
     let src = std::fs::read_to_string(root().join("src/metrics.rs")).unwrap();
     src.lines()
         .filter(|l| l.starts_with("const ") && l.contains(": &str = \"hadns_"))
-        .flat_map(|l| metric_names(l))
+        .flat_map(metric_names)
         .collect()
 }
 
