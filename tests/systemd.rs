@@ -28,7 +28,7 @@ fn unit_file_passes_systemd_analyze_verify() {
         "/systemd/hadns.service"
     ))
     .unwrap()
-    .replace("/usr/local/bin/hadns", common::hadns_bin());
+    .replace("/usr/bin/hadns", common::hadns_bin());
     let path = dir.path().join("hadns.service");
     std::fs::write(&path, unit).unwrap();
     let out = Command::new("systemd-analyze")
