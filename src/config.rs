@@ -80,7 +80,7 @@ pub struct RateLimitConfig {
     /// dropped, 1: all truncated).
     #[serde(default = "default_slip")]
     pub slip: u32,
-    /// How far a flood's debt reaches: limited for at most this long after it stops.
+    /// An account (client network and kind of answer) unused this long is forgotten.
     #[serde(default = "default_rrl_window", with = "duration_text")]
     pub window: Duration,
     #[serde(default = "default_v4_prefix", deserialize_with = "v4_prefix")]

@@ -7,8 +7,10 @@
 //! The kind of answer: a positive answer is its name and type; an answer with no records
 //! (NXDOMAIN, NODATA, a referral) is the name that owns its authority section (the zone
 //! or the cut), so a flood of random names is one account; any error is one account.
-//! An account's debt is bounded by `window` seconds of its rate: a flood stays limited
-//! for at most that long after it stops.
+//! Each account is a token bucket, as in Knot: `rate` tokens a second, at most `rate`
+//! saved up; a response takes one, and a limited one takes none, so a flood gets its rate
+//! of full answers every second and no more. An account unused for `window` seconds is
+//! forgotten.
 
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
@@ -42,7 +44,7 @@ pub struct RateLimiter {
 
 #[derive(Clone, Copy)]
 struct Account {
-    /// Responses it may still send; below 0, limited.
+    /// Tokens: full responses it may still send this second.
     credit: i64,
     /// The second (since start) of its last response.
     second: u32,
@@ -127,10 +129,10 @@ impl RateLimiter {
             limited: 0,
         });
         let earned = i64::from(second.saturating_sub(a.second)) * self.rate;
-        a.credit = (a.credit + earned).min(self.rate) - 1;
-        a.credit = a.credit.max(-self.rate * i64::from(self.window));
+        a.credit = (a.credit + earned).min(self.rate);
         a.second = second;
-        if a.credit >= 0 {
+        if a.credit > 0 {
+            a.credit -= 1;
             return Verdict::Send;
         }
         a.limited = a.limited.wrapping_add(1);
@@ -299,9 +301,10 @@ mod tests {
         assert_eq!(l.judge([192, 0, 3, 1].into(), &www, 0), Verdict::Send);
         assert_ne!(l.judge([192, 0, 2, 99].into(), &www, 0), Verdict::Send);
         assert!((0..50).all(|_| l.judge([192, 0, 2, 200].into(), &www, 0) == Verdict::Send));
-        // The debt is paid off at the rate, within the window.
-        assert_ne!(l.judge(client, &www, 1), Verdict::Send);
-        assert_eq!(l.judge(client, &www, 5), Verdict::Send);
+        // The next second brings the next `rate` full answers, and no more.
+        let next: Vec<Verdict> = (0..7).map(|_| l.judge(client, &www, 1)).collect();
+        assert!(next[..5].iter().all(|v| *v == Verdict::Send), "{next:?}");
+        assert!(next[5..].iter().all(|v| *v != Verdict::Send), "{next:?}");
     }
 
     #[test]
