@@ -119,7 +119,8 @@ impl Registry {
             .iter()
             .filter(|(_, c)| client.is_none_or(|ip| c.client == ip))
             .filter_map(|(id, c)| Some((id, c.idle_since?)))
-            .min_by_key(|(_, since)| *since)?;
+            // Idle longest; of two idle since the same instant, the older connection.
+            .min_by_key(|(id, since)| (*since, **id))?;
         let c = self.connections.remove(&id).expect("found above");
         c.close.notify_one();
         if let Some(n) = self.per_client.get_mut(&c.client) {
@@ -181,10 +182,15 @@ mod tests {
         let (_a3, _) = r.admit(a, limits).unwrap();
         assert!(!r.connections.contains_key(&a1) && r.connections.contains_key(&a2));
         assert_eq!(r.per_client[&a], 2);
-        // `b` is admitted in all: a's oldest idle makes room.
+        // `b` fills the last place; then `c` finds every place taken, and the oldest
+        // idle connection of all (a2) makes room.
         r.admit(b, limits).unwrap();
         assert_eq!(r.connections.len(), 3);
+        let c: IpAddr = [192, 0, 2, 3].into();
+        r.admit(c, limits).unwrap();
+        assert_eq!(r.connections.len(), 3);
         assert!(!r.connections.contains_key(&a2));
+        assert_eq!(r.per_client.get(&a), Some(&1));
         // Nothing idle: refused.
         for c in r.connections.values_mut() {
             c.idle_since = None;
