@@ -263,13 +263,8 @@ fn fifos_and_devices_are_not_read() {
         "example.com.zone",
         &zone("example.com", "$INCLUDE pipe.inc"),
     )]);
-    let fifo = |p: &Path| {
-        let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
-        // SAFETY: a valid C string path.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
-    };
-    fifo(&dir.path().join("zones/pipe.inc"));
-    fifo(&dir.path().join("zones/example.net.zone"));
+    common::mkfifo(&dir.path().join("zones/pipe.inc"));
+    common::mkfifo(&dir.path().join("zones/example.net.zone"));
     let (ok, out) = run(dir.path());
     assert!(!ok, "{out}");
     assert!(out.contains("pipe.inc:1: not a regular file"), "{out}");

@@ -264,10 +264,7 @@ fn an_included_fifo_fails_the_reload_and_the_next_one_works() {
         &[("example.com.zone", &zone("example.com", "www A 192.0.2.10"))],
         "",
     );
-    let pipe = s.zone_path("pipe.inc");
-    let c = std::ffi::CString::new(pipe.as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: a valid C string path.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    common::mkfifo(&s.zone_path("pipe.inc"));
     std::fs::write(
         s.zone_path("example.com.zone"),
         zone("example.com", "www A 192.0.2.11\n$INCLUDE pipe.inc"),

@@ -77,9 +77,7 @@ impl Cluster {
         reloader: Arc<Reloader>,
     ) -> Result<Arc<Cluster>, String> {
         let address = config.advertised();
-        let generation = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
+        let generation = unix_ms(SystemTime::now());
         let chitchat_config = ChitchatConfig {
             chitchat_id: ChitchatId::new(config.node.clone(), generation, address),
             cluster_id: "hadns".into(),
@@ -176,6 +174,18 @@ impl Cluster {
     }
 }
 
+/// What `tend` keeps of one peer generation from tick to tick.
+struct Known {
+    /// Its heartbeat, and when that last moved.
+    beat: u64,
+    beat_moved: Instant,
+    /// Its data, as parsed at `version`.
+    version: u64,
+    data: Arc<NodeData>,
+    /// The tick it was last seen in chitchat's state.
+    seen: u64,
+}
+
 /// What this node heard from one peer (its newest generation).
 struct Heard {
     id: ChitchatId,
@@ -188,10 +198,8 @@ struct Heard {
 /// Publishes this node's data as it changes and takes in the peers'.
 async fn tend(cluster: Arc<Cluster>, mut published: NodeData) {
     let mut changes = cluster.engine.watch_changes();
-    // Per peer generation: its heartbeat, when it last moved, and its data as parsed
-    // at the version it was parsed.
-    let mut heartbeats: HashMap<ChitchatId, (u64, Instant)> = HashMap::new();
-    let mut parsed: HashMap<ChitchatId, (u64, Arc<NodeData>)> = HashMap::new();
+    let mut known: HashMap<ChitchatId, Known> = HashMap::new();
+    let mut tick = 0u64;
     // Reloads asked before this node started were done before it read its files.
     let mut reloaded_for = unix_ms(SystemTime::now());
     let mut content = Arc::as_ptr(&cluster.live.load().content) as usize;
@@ -222,6 +230,7 @@ async fn tend(cluster: Arc<Cluster>, mut published: NodeData) {
         drop(snapshot);
         let self_id = cc.self_chitchat_id().clone();
         let now = Instant::now();
+        tick += 1;
         // By name: the same order every tick, so that what changed can be compared.
         let mut newest: BTreeMap<String, Heard> = BTreeMap::new();
         for (id, state) in cc.node_states() {
@@ -229,32 +238,34 @@ async fn tend(cluster: Arc<Cluster>, mut published: NodeData) {
                 continue;
             }
             let beat = u64::from(state.heartbeat());
-            let heard = heartbeats.entry(id.clone()).or_insert((beat, now));
-            if heard.0 != beat {
-                *heard = (beat, now);
-            }
             let version = state.max_version();
-            let data = match parsed.get(id) {
-                Some((v, d)) if *v == version => d.clone(),
-                was => {
-                    let d = NodeData::read(state.key_values());
-                    // Unchanged observations keep their identity: nothing to weigh again.
-                    let d = match was {
-                        Some((_, old)) if **old == d => old.clone(),
-                        _ => Arc::new(d),
-                    };
-                    parsed.insert(id.clone(), (version, d.clone()));
-                    d
+            let k = known.entry(id.clone()).or_insert_with(|| Known {
+                beat,
+                beat_moved: now,
+                version,
+                data: Arc::new(NodeData::read(state.key_values())),
+                seen: tick,
+            });
+            k.seen = tick;
+            if k.beat != beat {
+                (k.beat, k.beat_moved) = (beat, now);
+            }
+            if k.version != version {
+                k.version = version;
+                let d = NodeData::read(state.key_values());
+                // Unchanged data keeps its identity: nothing to weigh again.
+                if *k.data != d {
+                    k.data = Arc::new(d);
                 }
-            };
+            }
             // Alive: heard from within SILENT_DEAD. (The phi-accrual detector steers
             // chitchat's own gossip; on a loaded machine it flaps, and a status must not.)
-            let silent_for = now.duration_since(heard.1);
+            let silent_for = now.duration_since(k.beat_moved);
             let h = Heard {
                 id: id.clone(),
                 alive: silent_for <= SILENT_DEAD,
                 silent_for,
-                data,
+                data: k.data.clone(),
             };
             // A restarted node is one node: its newest generation speaks for it.
             match newest.get(&*id.node_id) {
@@ -264,10 +275,9 @@ async fn tend(cluster: Arc<Cluster>, mut published: NodeData) {
                 }
             }
         }
-        let known: BTreeSet<ChitchatId> = cc.node_states().keys().cloned().collect();
         drop(cc);
-        heartbeats.retain(|id, _| known.contains(id));
-        parsed.retain(|id, _| known.contains(id));
+        // Generations chitchat forgot.
+        known.retain(|_, k| k.seen == tick);
 
         let peers: Vec<Peer> = newest
             .values()
@@ -313,8 +323,6 @@ async fn tend(cluster: Arc<Cluster>, mut published: NodeData) {
     }
 }
 
-/// The view the API shows, with a log line when this node becomes alone or stops
-/// being so, and when the nodes' files start or stop differing.
 /// Where the files of the nodes that are up differ: zones, then checks; each with what
 /// every node has.
 type Divergence = (
@@ -338,6 +346,8 @@ fn divergence(node: &str, mine: &NodeData, peers: &BTreeMap<String, Heard>) -> D
     (zones, checks)
 }
 
+/// The view the API shows, with a log line when this node becomes alone or stops
+/// being so, and when the nodes' files start or stop differing.
 fn update_view(
     cluster: &Cluster,
     mine: &NodeData,
@@ -424,6 +434,7 @@ fn differing<'a>(
         .collect()
 }
 
+/// Milliseconds since the Unix epoch.
 fn unix_ms(t: SystemTime) -> u64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)

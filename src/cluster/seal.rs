@@ -13,6 +13,8 @@ use std::time::{Duration, Instant, SystemTime};
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305, NONCE_LEN};
 use ring::rand::{SecureRandom, SystemRandom};
 
+use super::unix_ms;
+
 const VERSION: u8 = 1;
 /// Older (or newer) than this is refused: a replay cannot be held back and sent later.
 pub const MAX_AGE: Duration = Duration::from_secs(30);
@@ -151,11 +153,6 @@ impl Seal {
         self.seen
             .retain(|_, at| now.duration_since(*at) <= 2 * MAX_AGE);
     }
-}
-
-fn unix_ms(t: SystemTime) -> u64 {
-    t.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]

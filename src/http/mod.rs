@@ -350,17 +350,21 @@ impl Api {
             Ok((name, rtype, client)) => {
                 let snapshot = self.live.load();
                 let explained = explain::explain(&snapshot, &name, rtype, client);
-                let mut body = json!(explained);
                 // The checks the path names, with who decided them (in a cluster, the
                 // observers) and any override.
-                let mut named = Vec::new();
-                collect_checks(&body, &mut named);
+                let named: Vec<&String> = explained
+                    .path
+                    .iter()
+                    .flat_map(|step| &step.candidates)
+                    .filter_map(|c| c.health_check.as_ref())
+                    .collect();
                 let checks: Vec<_> = self
                     .engine
                     .report()
                     .into_iter()
-                    .filter(|c| named.contains(&c.id))
+                    .filter(|c| named.contains(&&c.id))
                     .collect();
+                let mut body = json!(explained);
                 body["health_checks"] = json!(checks);
                 reply(StatusCode::OK, body)
             }
@@ -476,28 +480,6 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Serves the API until the process ends. Each connection is bounded in time and in
-/// number, so slow or garbage clients cost only themselves.
-/// Every `health_check` id named anywhere in `v`.
-fn collect_checks(v: &serde_json::Value, into: &mut Vec<String>) {
-    match v {
-        serde_json::Value::Object(map) => {
-            for (k, v) in map {
-                match (k.as_str(), v) {
-                    ("health_check", serde_json::Value::String(id)) => {
-                        if !into.contains(id) {
-                            into.push(id.clone());
-                        }
-                    }
-                    _ => collect_checks(v, into),
-                }
-            }
-        }
-        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_checks(v, into)),
-        _ => {}
-    }
-}
-
 /// Serves the API on a thread of its own, with its own runtime; also folds the probe
 /// durations into their histograms there.
 pub fn spawn_thread(listener: std::net::TcpListener, api: Arc<Api>) -> std::io::Result<()> {
@@ -519,6 +501,8 @@ pub fn spawn_thread(listener: std::net::TcpListener, api: Arc<Api>) -> std::io::
     Ok(())
 }
 
+/// Serves the API until the process ends. Each connection is bounded in time and in
+/// number, so slow or garbage clients cost only themselves.
 pub async fn serve(listener: tokio::net::TcpListener, api: Arc<Api>) {
     accept_bounded(listener, LIMITS, "http", |stream, peer, slot| {
         let api = api.clone();

@@ -678,6 +678,13 @@ pub fn private_network() {
     assert!(up, "ip link set lo up");
 }
 
+/// Makes a FIFO at `path` (a file a reader would wait on for ever).
+pub fn mkfifo(path: &Path) {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid C string path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+}
+
 /// A small valid zone file for `origin` with the given extra records.
 pub fn zone(origin: &str, body: &str) -> String {
     format!(
