@@ -25,6 +25,8 @@
 //!   observations and override writes with the health engine, compares zone files.
 //! - `secondaries` — for zone transfers: serials that move with every change, NOTIFY.
 //! - `reload`      — SIGHUP, file changes and the API: load again and swap in.
+//! - `route53`     — import from Route 53's JSON into zone + policy files, export a loaded
+//!   zone back as a change batch.
 //! - `metrics`     — metric names and the Prometheus exporter; a leaf the others call.
 //! - `systemd`     — sd_notify.
 //! - `cli`         — `hadns status` and `hadns explain`: the local API, for a terminal.
@@ -43,6 +45,7 @@ pub mod load;
 pub mod metrics;
 pub mod policy;
 pub mod reload;
+pub mod route53;
 pub mod secondaries;
 pub mod server;
 pub mod snapshot;

@@ -1,4 +1,4 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -13,6 +13,7 @@ use hadns::http::{self, Api};
 use hadns::load::{load, Content};
 use hadns::metrics::Exporter;
 use hadns::reload::{self, Reloader};
+use hadns::route53;
 use hadns::secondaries::Secondaries;
 use hadns::server::{self, DnsService};
 use hadns::snapshot::{self, Live, Snapshot};
@@ -73,6 +74,57 @@ enum Command {
         #[arg(long, default_value = "hadns.toml")]
         config: PathBuf,
     },
+    /// Turn another system's zone into hadns's files.
+    #[command(subcommand)]
+    Import(Import),
+    /// Turn a zone of hadns into what another system takes.
+    #[command(subcommand)]
+    Export(Export),
+}
+
+#[derive(Subcommand)]
+enum Import {
+    /// From `aws route53 list-resource-record-sets` output (and `list-health-checks`,
+    /// `list-cidr-blocks`) to DIR/ORIGIN.zone and DIR/ORIGIN.toml. The `[[region]]`s that
+    /// latency and geoproximity sets need are printed for hadns.toml; what cannot be
+    /// carried over is listed.
+    Route53 {
+        #[arg(long)]
+        origin: String,
+        #[arg(long)]
+        records: PathBuf,
+        #[arg(long)]
+        health_checks: Option<PathBuf>,
+        #[arg(long)]
+        cidr_blocks: Option<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+        /// Replace DIR/ORIGIN.zone and DIR/ORIGIN.toml if they exist.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum Export {
+    /// A zone of the config to a change batch for `aws route53
+    /// change-resource-record-sets` (FILE), the checks to create
+    /// (FILE.health-checks.json) and the CIDR collection's locations
+    /// (FILE.cidr-collection.json).
+    Route53 {
+        #[arg(long)]
+        origin: String,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value = "hadns.toml")]
+        config: PathBuf,
+        /// The hosted zone's id, for alias targets.
+        #[arg(long)]
+        hosted_zone_id: Option<String>,
+        /// The CIDR collection's id, for IP-based sets.
+        #[arg(long)]
+        cidr_collection_id: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -103,6 +155,164 @@ fn main() -> ExitCode {
             config,
             log_queries,
         } => serve(config, log_queries),
+        Command::Import(Import::Route53 {
+            origin,
+            records,
+            health_checks,
+            cidr_blocks,
+            out,
+            force,
+        }) => import_route53(
+            &origin,
+            &records,
+            health_checks.as_deref(),
+            cidr_blocks.as_deref(),
+            &out,
+            force,
+        ),
+        Command::Export(Export::Route53 {
+            origin,
+            out,
+            config,
+            hosted_zone_id,
+            cidr_collection_id,
+        }) => export_route53(
+            &origin,
+            &out,
+            &config,
+            &route53::export::Options {
+                hosted_zone_id: hosted_zone_id.as_deref(),
+                cidr_collection_id: cidr_collection_id.as_deref(),
+            },
+        ),
+    }
+}
+
+/// The origin given on the command line, as a name.
+fn origin_arg(origin: &str) -> Result<hickory_proto::rr::Name, String> {
+    let absolute = if origin.ends_with('.') {
+        origin.to_string()
+    } else {
+        format!("{origin}.")
+    };
+    hadns::zone::text::name(&absolute, &hickory_proto::rr::Name::root())
+        .map_err(|e| format!("--origin: {e}"))
+}
+
+fn import_route53(
+    origin: &str,
+    records: &Path,
+    health_checks: Option<&Path>,
+    cidr_blocks: Option<&Path>,
+    out: &Path,
+    force: bool,
+) -> ExitCode {
+    let run = || -> Result<(), String> {
+        let origin = origin_arg(origin)?;
+        let read = |p: &Path| {
+            std::fs::read_to_string(p).map_err(|e| format!("{}: cannot read: {e}", p.display()))
+        };
+        let records_text = read(records)?;
+        let checks_text = health_checks.map(read).transpose()?;
+        let cidr_text = cidr_blocks.map(read).transpose()?;
+        let imported = route53::import::import(
+            &origin,
+            &route53::import::Input {
+                records: (records, &records_text),
+                health_checks: health_checks.zip(checks_text.as_deref()),
+                cidr_blocks: cidr_blocks.zip(cidr_text.as_deref()),
+            },
+        )?;
+        std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+        let stem = origin.to_ascii().trim_end_matches('.').to_ascii_lowercase();
+        let mut files = vec![(out.join(format!("{stem}.zone")), imported.zone)];
+        if let Some(policy) = imported.policy {
+            files.push((out.join(format!("{stem}.toml")), policy));
+        }
+        write_new_files(&files, force)?;
+        report(&imported.notes);
+        if !imported.regions.is_empty() {
+            eprintln!("hadns: add these [[region]]s (on standard output) to hadns.toml");
+            print!("{}", imported.regions);
+        }
+        Ok(())
+    };
+    finish(run())
+}
+
+fn export_route53(
+    origin: &str,
+    out: &Path,
+    config: &Path,
+    options: &route53::export::Options<'_>,
+) -> ExitCode {
+    let run = || -> Result<(), String> {
+        let origin = origin_arg(origin)?;
+        let Some(Startup { content, .. }) = load_all(config) else {
+            return Err(format!("{}: not valid (see above)", config.display()));
+        };
+        let (zone, policies) =
+            route53::export::find(&content.zones.zones, &content.policies, &origin)
+                .ok_or_else(|| format!("no zone {origin} in {}", config.display()))?;
+        let exported = route53::export::export(zone, policies, options);
+        let beside = |suffix: &str| {
+            let mut name = out.as_os_str().to_owned();
+            name.push(suffix);
+            PathBuf::from(name)
+        };
+        let mut files = vec![(out.to_path_buf(), exported.batch)];
+        if let Some(checks) = exported.health_checks {
+            files.push((beside(".health-checks.json"), checks));
+        }
+        if let Some(cidr) = exported.cidr_collection {
+            files.push((beside(".cidr-collection.json"), cidr));
+        }
+        write_new_files(&files, true)?;
+        report(&exported.notes);
+        Ok(())
+    };
+    finish(run())
+}
+
+/// Writes each file whole (a temporary beside it, then a rename, so that a server
+/// watching the directory never reads half of one); refuses to replace one that exists
+/// unless `replace`.
+fn write_new_files(files: &[(PathBuf, String)], replace: bool) -> Result<(), String> {
+    if !replace {
+        if let Some((p, _)) = files.iter().find(|(p, _)| p.exists()) {
+            return Err(format!(
+                "{} exists: give --force to replace it",
+                p.display()
+            ));
+        }
+    }
+    for (path, text) in files {
+        let tmp = path.with_file_name(format!(
+            ".{}.tmp",
+            path.file_name().unwrap_or_default().to_string_lossy()
+        ));
+        std::fs::write(&tmp, text)
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
+        eprintln!("hadns: wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// What was not carried over, one line each.
+fn report(notes: &[String]) {
+    for n in notes {
+        eprintln!("hadns: note: {n}");
+    }
+}
+
+fn finish(result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hadns: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -15,6 +15,8 @@ const RULE: &str = "the healthy set nearest the client, after bias";
 #[derive(Debug, Clone, PartialEq)]
 pub struct Proximity {
     pub at: Coordinates,
+    /// The region it was declared by, if it was (kept for `export`).
+    pub region: Option<String>,
     /// -99..=99: positive grows the record's catchment.
     pub bias: i8,
 }
@@ -47,6 +49,7 @@ pub fn read(value: &toml::Value, cx: &ReadContext<'_>) -> Result<Routing, String
     }
     Ok(Routing::Geoproximity(Proximity {
         at,
+        region: p.region,
         bias: p.bias as i8,
     }))
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use hickory_proto::rr::Name;
-use hickory_proto::serialize::binary::BinEncodable;
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncodable};
 
 use super::lexer::Token;
 use super::text;
@@ -186,6 +186,69 @@ fn split_list(raw: &str) -> Result<Vec<Vec<u8>>, String> {
         i += 1;
     }
     Ok(items)
+}
+
+/// The presentation form of SVCB or HTTPS record data (the inverse of [`parse`]), each
+/// value written as a character-string by `quote`; None if the wire form is malformed.
+pub fn present(wire: &[u8], quote: impl Fn(&[u8]) -> String) -> Option<String> {
+    let mut decoder = BinDecoder::new(wire);
+    let priority = decoder.read_u16().ok()?.unverified();
+    let target = Name::read(&mut decoder).ok()?;
+    let mut out = format!("{priority} {target}");
+    while !decoder.is_empty() {
+        let code = decoder.read_u16().ok()?.unverified();
+        let len = decoder.read_u16().ok()?.unverified();
+        let value = decoder.read_slice(usize::from(len)).ok()?.unverified();
+        let list = |items: &mut dyn Iterator<Item = Vec<u8>>| {
+            let items: Vec<Vec<u8>> = items.collect();
+            quote(&items.join(&b","[..]))
+        };
+        let shown = match code {
+            0 => Some(list(&mut value.chunks(2).map(|c| {
+                let code = u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]);
+                key_name(code).into_bytes()
+            }))),
+            1 => {
+                let mut ids = Vec::new();
+                let mut rest = value;
+                while let [len, tail @ ..] = rest {
+                    let (id, after) = tail.split_at_checked(usize::from(*len))?;
+                    // A comma or backslash inside an item is escaped at the list level.
+                    let mut item = Vec::new();
+                    for &b in id {
+                        if b == b',' || b == b'\\' {
+                            item.push(b'\\');
+                        }
+                        item.push(b);
+                    }
+                    ids.push(item);
+                    rest = after;
+                }
+                Some(list(&mut ids.into_iter()))
+            }
+            2 | 8 if value.is_empty() => None,
+            3 => Some(u16::from_be_bytes(value.try_into().ok()?).to_string()),
+            4 if value.len() % 4 == 0 => Some(list(&mut value.chunks(4).map(|c| {
+                Ipv4Addr::from(<[u8; 4]>::try_from(c).unwrap_or_default())
+                    .to_string()
+                    .into_bytes()
+            }))),
+            6 if value.len() % 16 == 0 => Some(list(&mut value.chunks(16).map(|c| {
+                Ipv6Addr::from(<[u8; 16]>::try_from(c).unwrap_or_default())
+                    .to_string()
+                    .into_bytes()
+            }))),
+            5 => Some(text::base64_encode(value)),
+            _ => Some(quote(value)),
+        };
+        out.push(' ');
+        out.push_str(&key_name(code));
+        if let Some(v) = shown {
+            out.push('=');
+            out.push_str(&v);
+        }
+    }
+    Some(out)
 }
 
 #[cfg(test)]

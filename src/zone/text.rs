@@ -114,6 +114,26 @@ pub fn character_string(token: &Token) -> Result<Vec<u8>, String> {
     Ok(s)
 }
 
+/// Standard base64 (RFC 4648 §4), padded.
+pub fn base64_encode(octets: &[u8]) -> String {
+    const DIGITS: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(octets.len().div_ceil(3) * 4);
+    for chunk in octets.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(DIGITS[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// Standard base64 (RFC 4648 §4), padded or not.
 pub fn base64(text: &str) -> Option<Vec<u8>> {
     let value = |c: u8| match c {
