@@ -55,13 +55,6 @@ impl std::fmt::Debug for ZoneMetrics {
 }
 
 impl ZoneMetrics {
-    /// One answer from each of these (group, set) policy sets.
-    pub fn count_answers(&self, sets: &[(usize, usize)]) {
-        for &(group, set) in sets {
-            self.answers[group][set].increment(1);
-        }
-    }
-
     fn new(origin: &Name, policies: &ZonePolicies) -> Self {
         let zone = origin.to_string();
         let answers = policies

@@ -269,11 +269,22 @@ impl ZoneQueries {
     }
 
     pub fn count(&self, qtype: Option<u16>, outcome: Outcome, tcp: bool) {
+        self.add(Self::cell(qtype, outcome, tcp), 1);
+    }
+
+    /// The counter a query of this type, outcome and transport goes to.
+    pub fn cell(qtype: Option<u16>, outcome: Outcome, tcp: bool) -> usize {
         let q = qtype
             .and_then(|t| QTYPES.iter().position(|&(v, _)| v == t))
             .unwrap_or(QTYPES.len());
         let (r, t) = (outcome.index(), usize::from(tcp));
-        let cell = (q * RCODES.len() + r) * 2 + t;
+        (q * RCODES.len() + r) * 2 + t
+    }
+
+    /// Counts `n` queries in `cell` (see [`ZoneQueries::cell`]).
+    pub fn add(&self, cell: usize, n: u64) {
+        let tcp = cell % 2 == 1;
+        let (q, r) = ((cell / 2) / RCODES.len(), (cell / 2) % RCODES.len());
         self.cells[cell]
             .get_or_init(|| {
                 let qtype = QTYPES.get(q).map_or(OTHER, |&(_, name)| name);
@@ -283,7 +294,7 @@ impl ZoneQueries {
                     "rcode" => RCODES[r],
                     "transport" => if tcp { "tcp" } else { "udp" })
             })
-            .increment(1);
+            .increment(n);
     }
 }
 

@@ -1,6 +1,8 @@
-//! Prepared answers: UDP replays responses encoded once per dataset; TCP builds every
-//! response afresh. The two must never differ, whatever the query's spelling, flags and
-//! EDNS, and a health change must reach the very next UDP answer.
+//! Prepared answers: UDP and TCP replay responses encoded once per dataset, and names
+//! that land alike (NXDOMAIN, a wildcard, below a zone cut) share one response, respelled
+//! per name. A server that logs queries builds every response afresh: the two must never
+//! differ, whatever the query's name, spelling, flags and EDNS, and a health change must
+//! reach the very next answer.
 
 mod common;
 
@@ -104,15 +106,19 @@ fn variants(id: u16, name: &str, qtype: u16) -> Vec<Vec<u8>> {
 }
 
 #[test]
-fn udp_replays_exactly_what_tcp_builds_afresh() {
+fn replayed_answers_are_what_is_built_afresh() {
     let ep = Endpoint::http(status(200));
     let s = Server::start(
         &[
-            ("example.zone", &zone("example", RECORDS)),
+            (
+                "example.zone",
+                &zone("example", &format!("{RECORDS}{LANDINGS}")),
+            ),
             ("example.toml", &policies(ep.port)),
         ],
         "",
     );
+    let reference = reference(ep.port);
     let mut stream = tcp_connect(s.addr());
     let questions = [
         ("www.example", 1),
@@ -140,11 +146,20 @@ fn udp_replays_exactly_what_tcp_builds_afresh() {
         for q in variants(id, name, qtype) {
             tcp_send(&mut stream, &q);
             let fresh = tcp_recv(&mut stream).expect("a TCP answer");
+            let parsed = |m: &[u8]| Message::from_vec(m).expect("a valid message");
+            let built = reference.udp(&q).expect("an answer built afresh");
+            // The weighted and multivalue draws differ between servers.
+            if !["many.example", "spread.example"].contains(&name) {
+                assert_eq!(
+                    parsed(&fresh),
+                    parsed(&built),
+                    "{name} type {qtype} over TCP"
+                );
+            }
             // The first UDP answer prepares, the next ones replay. Names other than the
             // question may differ in case (both spellings are the same name): compared parsed.
             for round in 0..3 {
                 let udp = s.udp(&q).expect("a UDP answer");
-                let parsed = |m: &[u8]| Message::from_vec(m).expect("a valid message");
                 assert_eq!(
                     parsed(&udp),
                     parsed(&fresh),
@@ -160,6 +175,83 @@ fn udp_replays_exactly_what_tcp_builds_afresh() {
             let udp = s.udp(&q).expect("a UDP answer");
             assert_eq!(udp[question.clone()], q[question], "{name}");
             id += 1;
+        }
+    }
+}
+
+/// The same zone and policies, served by a server that builds every answer afresh
+/// (`--log-queries` turns prepared answers off).
+fn reference(port: u16) -> Server {
+    Server::start_with_args(
+        &[
+            (
+                "example.zone",
+                &zone("example", &format!("{RECORDS}{LANDINGS}")),
+            ),
+            ("example.toml", &policies(port)),
+        ],
+        "",
+        &[],
+        &["--log-queries"],
+        &[],
+    )
+}
+
+/// Names that land alike, and zone data that equals some of the names asked.
+const LANDINGS: &str = "child NS ns.child\nchild NS ns.elsewhere.test.\nns.child A 192.0.2.30\n*.w MX 10 foo.w\n*.w TXT \"any\"\n";
+
+#[test]
+fn names_that_land_alike_get_their_own_answers() {
+    let ep = Endpoint::http(status(200));
+    let zones = [
+        (
+            "example.zone",
+            zone("example", &format!("{RECORDS}{LANDINGS}")),
+        ),
+        ("example.toml", policies(ep.port)),
+    ];
+    let zones: Vec<(&str, &str)> = zones.iter().map(|(n, t)| (*n, t.as_str())).collect();
+    let s = Server::start(&zones, "");
+    let fresh = reference(ep.port);
+    let mut stream = tcp_connect(s.addr());
+    let names = [
+        // NXDOMAIN, the SOA's own names among them (zone() writes ns1 and hostmaster).
+        "nope.example",
+        "hostmaster.example",
+        "a.much-longer-name-than-the-first-one.example",
+        "N.example",
+        // Below the cut: the glue's own name, then others.
+        "ns.child.example",
+        "x.child.example",
+        "Deep.Below.The.Child.example",
+        // The wildcard, with its MX naming one of the names asked.
+        "foo.w.example",
+        "bar.w.example",
+        "a.b.c.W.example",
+    ];
+    let mut id = 1;
+    for qtype in [1, 15, 16] {
+        for name in names {
+            for q in variants(id, name, qtype) {
+                let expected = fresh.udp(&q).expect("an answer");
+                let parsed = |m: &[u8]| Message::from_vec(m).expect("a valid message");
+                for round in 0..2 {
+                    let udp = s.udp(&q).expect("a UDP answer");
+                    assert_eq!(
+                        parsed(&udp),
+                        parsed(&expected),
+                        "{name} {qtype} UDP {round}"
+                    );
+                    tcp_send(&mut stream, &q);
+                    let tcp = tcp_recv(&mut stream).expect("a TCP answer");
+                    assert_eq!(
+                        parsed(&tcp),
+                        parsed(&expected),
+                        "{name} {qtype} TCP {round}"
+                    );
+                }
+                id += 1;
+            }
         }
     }
 }

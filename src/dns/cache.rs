@@ -11,12 +11,19 @@
 //! IP-based, multivalue over eight), the question maps to the responses for each outcome
 //! of that selection: per query only the selection runs, and its outcome picks the
 //! response. Answers that cannot be told apart that way (`Reuse::Never`) are built afresh.
+//!
+//! Names that do not exist, wildcard matches and names below a zone cut are as many as
+//! clients care to make up (a flood of random names), but their answers differ only in the
+//! name: those questions are not kept one by one but by where they land
+//! (`lookup::Landed`), as one [`Prepared`] response that each query respells with its
+//! own name (`encode::respell`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
+use super::lookup::Landed;
 use crate::metrics::Outcome;
 use crate::snapshot::Snapshot;
 
@@ -35,11 +42,26 @@ pub struct AnswerCache {
     /// Held so that its address cannot be reused by a newer snapshot while entries made
     /// from it remain.
     snapshot: Option<Arc<Snapshot>>,
-    entries: HashMap<Box<[u8]>, Cached>,
+    /// Keyed by names clients choose: hashed with a seed of its own (no flooding one
+    /// bucket with names made to collide).
+    entries: HashMap<Box<[u8]>, Cached, foldhash::quality::RandomState>,
     /// Responses held, all questions and outcomes counted.
     held: usize,
     /// The outcome of the current query's selection, reused from query to query.
     chosen: Vec<(usize, usize)>,
+    /// Responses by where their names land, keyed with the rest of the question.
+    prepared: FxHashMap<(Landed, [u8; 7]), Prepared>,
+    /// Where the pointers of the message being encoded are (see `encode`).
+    pub pointers: Vec<u16>,
+}
+
+/// A response that serves every name landing in one place: prepared for one of them.
+pub struct Prepared {
+    pub encoded: Encoded,
+    /// The length of the name it was prepared for, in wire form.
+    pub qname_len: usize,
+    /// Its compression pointers that move with the name's length.
+    pub pointers: Box<[u16]>,
 }
 
 /// What a question gets.
@@ -90,7 +112,8 @@ pub struct Encoded {
 
 /// The cache key of a question: everything that changes the response's bytes beyond
 /// what each replay writes (ID, echoed flags, the name's case, the OPT record): the name
-/// in lower case, type, class, the room for records (truncation depends on it) and DO.
+/// in lower case, type, class, the room for records (truncation depends on it), DO, and
+/// whether it came over UDP (where ANY is answered minimally).
 pub struct Key {
     bytes: [u8; MAX_KEY],
     len: usize,
@@ -98,7 +121,13 @@ pub struct Key {
 
 impl Key {
     /// `qname` in uncompressed wire form, as `request::parse` returns it.
-    pub fn new(qname: &[u8], qtype: u16, qclass: u16, room: u16, dnssec_ok: bool) -> Option<Key> {
+    pub fn new(
+        qname: &[u8],
+        qtype: u16,
+        qclass: u16,
+        room: u16,
+        (dnssec_ok, udp): (bool, bool),
+    ) -> Option<Key> {
         if qname.len() > 255 {
             return None;
         }
@@ -111,12 +140,24 @@ impl Key {
         bytes[n..n + 2].copy_from_slice(&qtype.to_be_bytes());
         bytes[n + 2..n + 4].copy_from_slice(&qclass.to_be_bytes());
         bytes[n + 4..n + 6].copy_from_slice(&room.to_be_bytes());
-        bytes[n + 6] = u8::from(dnssec_ok);
+        bytes[n + 6] = u8::from(dnssec_ok) | u8::from(udp) << 1;
         Some(Key { bytes, len: n + 7 })
     }
 
     fn as_bytes(&self) -> &[u8] {
         &self.bytes[..self.len]
+    }
+
+    /// The query name in lower-case wire form.
+    pub fn qname(&self) -> &[u8] {
+        &self.bytes[..self.len - 7]
+    }
+
+    /// Everything but the name: what a prepared response is kept by, with its landing.
+    fn rest(&self) -> [u8; 7] {
+        let mut rest = [0u8; 7];
+        rest.copy_from_slice(&self.bytes[self.len - 7..self.len]);
+        rest
     }
 }
 
@@ -129,9 +170,23 @@ impl AnswerCache {
             .is_some_and(|d| Arc::ptr_eq(d, snapshot))
         {
             self.entries.clear();
+            self.prepared.clear();
             self.snapshot = Some(snapshot.clone());
         }
         self
+    }
+
+    /// The response prepared for questions like `key` that land at `landed`.
+    pub fn prepared(&self, landed: Landed, key: &Key) -> Option<&Prepared> {
+        self.prepared.get(&(landed, key.rest()))
+    }
+
+    pub fn insert_prepared(&mut self, landed: Landed, key: &Key, entry: Prepared) -> &Prepared {
+        self.make_room();
+        self.prepared
+            .entry((landed, key.rest()))
+            .insert_entry(entry)
+            .into_mut()
     }
 
     /// What `key` gets, with the vector to write a selection's outcome in.
@@ -177,6 +232,7 @@ impl AnswerCache {
     fn make_room(&mut self) {
         if self.held >= MAX_ENTRIES {
             self.entries.clear();
+            self.prepared.clear();
             self.held = 0;
         }
         self.held += 1;

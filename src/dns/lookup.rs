@@ -10,6 +10,7 @@ use std::ops::Range;
 use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{Name, RData, RecordType};
 
+use super::encode::QnameRefs;
 use crate::client::{Client, Facts};
 use crate::draw::Draw;
 use crate::policy::select::{self, Leaf, Trace};
@@ -65,6 +66,8 @@ pub struct Answer<'z> {
     pub rcode: Rcode,
     /// The zone that answered (an index into the zone set), if any.
     pub zone: Option<usize>,
+    /// The length of that zone's apex in wire form (0 without a zone).
+    pub apex_len: usize,
     /// The policy record sets that supplied data, as (group, set) of that zone.
     pub sets: Vec<(usize, usize)>,
     /// Set when a policy that depends on the client chose part of the answer: the ECS
@@ -85,6 +88,7 @@ impl Answer<'_> {
         Answer {
             rcode,
             zone: None,
+            apex_len: 0,
             sets: Vec::new(),
             client_scope: None,
             reuse: Reuse::Always,
@@ -176,6 +180,7 @@ pub fn resolve<'z, T: Trace>(
     let mut ans = Answer::new(Rcode::NoError);
     ans.authoritative = true;
     ans.zone = Some(zone_index);
+    ans.apex_len = zone.origin_key.len();
     let mut name = qname.clone();
     let mut seen: Vec<Box<[u8]>> = Vec::new();
     for n in 0..=MAX_CHAIN {
@@ -192,6 +197,64 @@ pub fn resolve<'z, T: Trace>(
         }
     }
     ans
+}
+
+/// Where a name lands when every name that lands there gets the same answer but for the
+/// name itself: an NXDOMAIN in a zone, a wildcard's synthesis, a referral from below a
+/// zone cut. The answer prepared for one of them serves the rest (see `cache`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Landed {
+    zone: u32,
+    /// 0 NXDOMAIN, 1 a wildcard, 2 below a cut.
+    kind: u8,
+    /// The wildcard's or the cut's node (its address: the snapshot holds it).
+    node: usize,
+}
+
+impl Landed {
+    /// Which names of its prepared response may point at the query name: a wildcard's
+    /// records are owned by it; elsewhere nothing is, though zone data may equal it.
+    pub fn qname_refs(&self) -> QnameRefs {
+        match self.kind {
+            1 => QnameRefs::Owners,
+            _ => QnameRefs::Never,
+        }
+    }
+}
+
+/// Where `key` (a query name in lower-case wire form) lands, if that is a [`Landed`];
+/// found without building the answer.
+pub fn landed(data: &Snapshot, key: &[u8], qtype: RecordType) -> Option<Landed> {
+    // DS chooses between a parent and its child's apex; ANY and chains vary too much.
+    if matches!(qtype, RecordType::DS | RecordType::ANY) {
+        return None;
+    }
+    let mut at = [0usize; 128];
+    let mut n = 0;
+    let mut i = 0;
+    while i < key.len() && n < at.len() {
+        at[n] = i;
+        n += 1;
+        if key[i] == 0 {
+            break;
+        }
+        i += usize::from(key[i]) + 1;
+    }
+    let offsets = &at[..n];
+    let (zone_index, zone) = offsets.iter().find_map(|&o| data.zones.find(&key[o..]))?;
+    let (kind, node) = match land(zone, key, offsets, qtype) {
+        Landing::NxDomain => (0, 0),
+        Landing::Node(node) if node.name.is_wildcard() => (1, node as *const Node as usize),
+        Landing::Cut(node) if node.name.num_labels() < (offsets.len() - 1) as u8 => {
+            (2, node as *const Node as usize)
+        }
+        _ => return None,
+    };
+    Some(Landed {
+        zone: zone_index as u32,
+        kind,
+        node,
+    })
 }
 
 /// The per-query selection of a `Reuse::PerChoice` answer, made again for another
@@ -422,7 +485,7 @@ fn land<'z>(zone: &'z Zone, key: &[u8], offsets: &[usize], qtype: RecordType) ->
         } else {
             match zone.node(&key[offsets[idx]..]) {
                 Some(n) => n,
-                None => return wildcard(zone, encloser),
+                None => return wildcard(zone, &key[offsets[idx + 1]..]),
             }
         };
         if idx != origin_idx && node.rrset(RecordType::NS).is_some() {
@@ -443,12 +506,16 @@ fn land<'z>(zone: &'z Zone, key: &[u8], offsets: &[usize], qtype: RecordType) ->
 }
 
 /// RFC 4592 §3.3.1: the name does not exist; the source of synthesis is `*` directly
-/// below the closest encloser, if that exists.
-fn wildcard<'z>(zone: &'z Zone, encloser: &Node) -> Landing<'z> {
-    let mut wkey = Vec::with_capacity(zone.origin_key.len() + 64);
-    wkey.extend_from_slice(b"\x01*");
-    wkey.extend_from_slice(&name_key(&encloser.name));
-    match zone.node(&wkey) {
+/// below the closest encloser (`encloser`, its key), if that exists.
+fn wildcard<'z>(zone: &'z Zone, encloser: &[u8]) -> Landing<'z> {
+    let mut wkey = [0u8; 2 + 255];
+    let len = 2 + encloser.len();
+    if len > wkey.len() {
+        return Landing::NxDomain;
+    }
+    wkey[..2].copy_from_slice(b"\x01*");
+    wkey[2..len].copy_from_slice(encloser);
+    match zone.node(&wkey[..len]) {
         Some(w) => Landing::Node(w),
         None => Landing::NxDomain,
     }

@@ -2,13 +2,14 @@
 //!
 //! One packet goes: `request` (parse) → `edns` (negotiate) → `tsig` (verify) → the
 //! dispatch by opcode, class and query type → a handler: `query` (answers, from `lookup`
-//! and the `cache`, encoded by `response`), `transfer` (AXFR/IXFR), `notify` (NOTIFY) or
+//! and the `cache`, encoded by `response` through `encode`), `transfer` (AXFR/IXFR), `notify` (NOTIFY) or
 //! `chaos` (CH), each writing its messages into a [`Sink`].
 
 pub mod cache;
 mod chaos;
 pub mod cookie;
 pub mod edns;
+pub mod encode;
 pub mod explain;
 pub mod lookup;
 mod notify;
@@ -16,6 +17,7 @@ mod query;
 pub mod request;
 pub mod response;
 pub mod rrl;
+pub mod tally;
 pub mod transfer;
 pub mod tsig;
 pub mod wire;
@@ -83,6 +85,9 @@ pub struct Local {
     /// Whether the last query came with a good server cookie (its source is real):
     /// rate limiting spares it. Only set while rate limiting is on.
     pub good_cookie: bool,
+    /// Counts not yet handed to the shared counters: the worker calls
+    /// [`Local::flush_counts`] after each batch.
+    pub tally: tally::Tally,
 }
 
 impl Local {
@@ -91,7 +96,13 @@ impl Local {
             draw,
             cache: cache.then(AnswerCache::default),
             good_cookie: false,
+            tally: tally::Tally::default(),
         }
+    }
+
+    /// Hands what this worker counted to the shared counters.
+    pub fn flush_counts(&mut self) {
+        self.tally.flush();
     }
 }
 
@@ -182,11 +193,8 @@ impl Responder {
         sink: &mut impl Sink,
     ) -> bool {
         let handled = self.respond(packet, transport, peer, snapshot, local, sink);
-        let queries = match handled.zone {
-            Some(z) => &snapshot.metrics[z].queries,
-            None => ZoneQueries::other(),
-        };
-        queries.count(handled.qtype, handled.outcome, transport == Transport::Tcp);
+        let cell = ZoneQueries::cell(handled.qtype, handled.outcome, transport == Transport::Tcp);
+        local.tally.query(snapshot, handled.zone, cell);
         if self.log_queries {
             log_query(packet, transport, peer, snapshot, &handled);
         }
@@ -289,7 +297,13 @@ impl Responder {
                     .cache
                     .as_mut()
                     .filter(|_| !self.log_queries && signed_by.is_none());
-                query::answer(&asked, snapshot, &mut local.draw, cache, sink)
+                query::answer(
+                    &asked,
+                    snapshot,
+                    (&mut local.draw, &mut local.tally),
+                    cache,
+                    sink,
+                )
             }
             Route::Transfer => {
                 let allow = transfer::Allowed {

@@ -8,6 +8,7 @@ use hickory_proto::rr::Name;
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
 
 use super::edns::{push_opt, EdnsReply};
+use super::encode::{QnameRefs, Writer};
 use super::lookup::{Answer, RRsetOut};
 use super::wire::{CLASS_IN, HEADER_LEN};
 
@@ -21,28 +22,29 @@ pub struct Echo {
 }
 
 /// Encodes a full answer into `out` (cleared first), using at most `limit` bytes.
+/// `pointers` gets where the compression pointers that a respelling moves are (see
+/// `encode`).
 pub fn encode_answer(
     out: &mut Vec<u8>,
+    pointers: &mut Vec<u16>,
     echo: Echo,
     question: (&Name, u16, u16),
     ans: &Answer<'_>,
     edns: Option<EdnsReply<'_>>,
-    limit: usize,
+    (limit, qname_refs): (usize, QnameRefs),
 ) {
-    out.clear();
     let records_limit = limit.saturating_sub(edns.map_or(0, |e| e.wire_len()));
     let mut counts = [0u16; 3];
     let mut truncated = false;
     {
-        let mut enc = BinEncoder::new(out);
-        write_header(&mut enc, echo);
-        // Through hickory's encoder so later names can point into it; case is kept.
-        let (qname, qtype, qclass) = question;
-        let ok = qname.emit(&mut enc).is_ok()
-            && enc.emit_u16(qtype).is_ok()
-            && enc.emit_u16(qclass).is_ok();
-        debug_assert!(ok, "a parsed question always re-encodes");
-
+        let mut w = Writer::new(
+            out,
+            pointers,
+            header(echo),
+            question,
+            ans.apex_len,
+            qname_refs,
+        );
         let sections: [(&[RRsetOut<'_>], bool); 3] = [
             (&ans.answer, true),
             (&ans.authority, true),
@@ -50,12 +52,11 @@ pub fn encode_answer(
         ];
         'sections: for (i, (sets, required)) in sections.into_iter().enumerate() {
             for set in sets {
-                let mark = enc.offset();
-                match emit_rrset(&mut enc, set) {
-                    Ok(n) if enc.offset() <= records_limit => counts[i] += n,
+                let mark = w.mark();
+                match w.rrset(set) {
+                    Some(n) if w.len() <= records_limit => counts[i] += n,
                     _ => {
-                        enc.set_offset(mark);
-                        enc.trim();
+                        w.reset(mark);
                         truncated = required;
                         break 'sections;
                     }
@@ -153,6 +154,12 @@ pub fn encode_error(
 }
 
 fn write_header(enc: &mut BinEncoder<'_>, echo: Echo) {
+    // Writing into an empty buffer with room for 64 KiB cannot fail.
+    let _ = enc.emit_vec(&header(echo));
+}
+
+/// A response's header: QR, the opcode and the flags echoed; counts zero.
+fn header(echo: Echo) -> [u8; HEADER_LEN] {
     let mut flags: u16 = 0x8000 | (u16::from(echo.opcode) << 11);
     if echo.rd {
         flags |= 0x0100;
@@ -163,8 +170,7 @@ fn write_header(enc: &mut BinEncoder<'_>, echo: Echo) {
     let mut header = [0u8; HEADER_LEN];
     header[0..2].copy_from_slice(&echo.id.to_be_bytes());
     header[2..4].copy_from_slice(&flags.to_be_bytes());
-    // Writing into an empty buffer with room for 64 KiB cannot fail.
-    let _ = enc.emit_vec(&header);
+    header
 }
 
 /// Writes every record of the set; returns how many.

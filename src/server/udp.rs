@@ -2,7 +2,8 @@
 //! a batch of queries with one system call (`recvmmsg`), answers them from the current
 //! snapshot and the worker's answer cache, and sends the replies with one more
 //! (`sendmmsg`).
-//! Nothing on this path locks, spawns or allocates once the worker's buffers exist.
+//! Nothing on this path locks, spawns or allocates once the worker's buffers exist; its
+//! counts go to the shared counters once per batch.
 
 use std::net::{IpAddr, UdpSocket};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -88,6 +89,7 @@ impl Worker {
             if self.answer(&packet[..len], peer.ip(), &snapshot, &mut out) {
                 let _ = socket.send_to(&out, peer);
             }
+            self.local.flush_counts();
         }
     }
 
@@ -120,6 +122,7 @@ impl Worker {
                     batch.give_back(out);
                 }
             }
+            self.local.flush_counts();
             drop(snapshot);
             batch.send(fd);
         }
