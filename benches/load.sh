@@ -86,16 +86,25 @@ tree() {
     END { for (p in parent) { q = p; while (q != "" && q != root && q > 1) q = parent[q]; if (q == root) print p } }'
 }
 
-# CPU ticks (user + system) of a process tree.
-cpu_ticks() {
-  local total=0 pid
+# CPU ticks of a process tree: "user system".
+cpu_split() {
+  local user=0 system=0 pid u s
   for pid in $(tree "$1"); do
     if [[ -r /proc/$pid/stat ]]; then
       # Fields 14 and 15 (utime, stime) counted after the ")" that ends the command name.
-      total=$((total + $(sed 's/.*) //' "/proc/$pid/stat" | awk '{ print $12 + $13 }')))
+      read -r u s < <(sed 's/.*) //' "/proc/$pid/stat" | awk '{ print $12, $13 }')
+      user=$((user + u))
+      system=$((system + s))
     fi
   done
-  echo "$total"
+  echo "$user $system"
+}
+
+# CPU ticks (user + system) of a process tree.
+cpu_ticks() {
+  local u s
+  read -r u s < <(cpu_split "$1")
+  echo $((u + s))
 }
 
 rss_kib() {
@@ -270,28 +279,30 @@ WORKLOADS=("mix udp:queries.txt:udp" "mix tcp:queries.txt:tcp" "unique names udp
 # row per workload, and its queries per CPU-second kept in QPC[NAME/WORKLOAD].
 declare -A QPC
 measure() {
-  local name=$1 port=$2 w label file mode before after out p99 row
+  local name=$1 port=$2 w label file mode before after out p99 row u0 u1 s0 s1
   for w in "${WORKLOADS[@]}"; do
     IFS=: read -r label file mode <<<"$w"
-    before=$(cpu_ticks "$PID")
+    read -r u0 s0 < <(cpu_split "$PID")
+    before=$((u0 + s0))
     out=$(taskset -c "$CLIENT_CPU" dnsperf -m "$mode" -s 127.0.0.1 -p "$port" -d "$WORK/$file" \
       -l "$SECONDS_PER_RUN" -c 4 -q 100 2>&1)
-    after=$(cpu_ticks "$PID")
+    read -r u1 s1 < <(cpu_split "$PID")
+    after=$((u1 + s1))
     # p99 from a short second run that reports every query's latency.
     p99=$(taskset -c "$CLIENT_CPU" dnsperf -m "$mode" -s 127.0.0.1 -p "$port" -d "$WORK/$file" \
       -l 2 -c 4 -q 64 -v 2>/dev/null | awk '/^> / { print $NF }' | sort -g |
       awk '{ v[NR] = $1 } END { if (NR) printf "%.3f", v[int(NR * 0.99)] * 1000; else print "-" }')
-    row=$(awk -v name="$name" -v w="$label" -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" -v p99="$p99" '
+    row=$(awk -v name="$name" -v w="$label" -v ticks=$((after - before)) -v user=$((u1 - u0)) -v hz="$(getconf CLK_TCK)" -v p99="$p99" '
       /Queries completed:/ { done = $3 }
       /Queries lost:/ { lost = $3 }
       /Queries per second:/ { qps = $4 }
       /Average Latency/ { avg = $4 * 1000 }
       END {
         cpu = ticks / hz
-        printf "%-24s %-17s %10.0f %14.0f %8.2f %10.3f %9s %8d\n", name, w, qps, (cpu > 0 ? done / cpu : 0), cpu, avg, p99, lost
+        printf "%-24s %-17s %10.0f %14.0f %8.2f %9.2f %10.3f %9s %8d\n", name, w, qps, (cpu > 0 ? done / cpu : 0), cpu, (done > 0 ? user / hz / done * 1e6 : 0), avg, p99, lost
       }' <<<"$out")
     echo "$row"
-    QPC[$name/$label]=$(awk '{ print $(NF - 4) }' <<<"$row")
+    QPC[$name/$label]=$(awk '{ print $(NF - 5) }' <<<"$row")
   done
 }
 
@@ -299,7 +310,7 @@ measure() {
 if [[ " $PARTS " == *" throughput "* ]]; then
   printf '\n%s s per run; servers on CPU %s, dnsperf on CPU %s; mix: 70%% failover, 20%% A, 10%% NXDOMAIN\n' \
     "$SECONDS_PER_RUN" "$SERVER_CPU" "$CLIENT_CPU"
-  printf '%-24s %-17s %10s %14s %8s %10s %9s %8s\n' server workload "queries/s" "q/CPU-second" "CPU s" "avg ms" "p99 ms" lost
+  printf '%-24s %-17s %10s %14s %8s %9s %10s %9s %8s\n' server workload "queries/s" "q/CPU-second" "CPU s" "user µs/q" "avg ms" "p99 ms" lost
   hadns_config "$WORK/hadns" $((PORT + 1)) 0 "$WORK/$ZONE.zone"
   start hadns "$HADNS" serve --config "$WORK/hadns/hadns.toml"
   wait_ready $((PORT + 1)) "$ZONE"
@@ -366,16 +377,17 @@ probe_cost() {
   start "probe-$kind" "$HADNS" serve --config "$dir/hadns.toml"
   wait_ready "$port" "$ZONE"
   sleep 2 # past the first round, which starts every check at once
-  before=$(cpu_ticks "$PID")
+  local u0 s0 u1 s1
+  read -r u0 s0 < <(cpu_split "$PID")
   sleep "$SECONDS_PER_RUN"
-  after=$(cpu_ticks "$PID")
-  ticks=$((after - before))
+  read -r u1 s1 < <(cpu_split "$PID")
+  ticks=$((u1 + s1 - u0 - s0))
   healthy=$(curl -s "127.0.0.1:$((port + 1000))/metrics" | grep -c '^hadns_health_check_status{.*} 1$' || true)
   stop "$PID"
-  awk -v kind="$kind" -v n="$PROBE_CHECKS" -v t="$ticks" -v idle="$IDLE_TICKS" -v s="$SECONDS_PER_RUN" -v hz="$(getconf CLK_TCK)" -v ok="$healthy" '
+  awk -v kind="$kind" -v n="$PROBE_CHECKS" -v t="$ticks" -v user=$((u1 - u0)) -v idle="$IDLE_TICKS" -v s="$SECONDS_PER_RUN" -v hz="$(getconf CLK_TCK)" -v ok="$healthy" '
     BEGIN {
       cpu = (t - idle) / hz
-      printf "%-6s %8d %10.2f %12.1f %13.1f%% %9d\n", kind, n, cpu, cpu / (n * s) * 1e6, cpu / s * 100, ok
+      printf "%-6s %8d %10.2f %12.1f %11.1f %13.1f%% %9d\n", kind, n, cpu, cpu / (n * s) * 1e6, user / hz / (n * s) * 1e6, cpu / s * 100, ok
     }'
 }
 
@@ -399,7 +411,7 @@ if [[ " $PARTS " == *" probes "* ]]; then
   stop "$PID"
   printf '\n%s checks of a kind, each probing every 1 s, for %s s (hadns on CPU %s, endpoints on CPU %s)\n' \
     "$PROBE_CHECKS" "$SECONDS_PER_RUN" "$SERVER_CPU" "$CLIENT_CPU"
-  printf '%-6s %8s %10s %12s %14s %9s\n' kind checks "CPU s" "µs/probe" "% of a core" healthy
+  printf '%-6s %8s %10s %12s %11s %14s %9s\n' kind checks "CPU s" "µs/probe" "user µs" "% of a core" healthy
   probe_cost http
   probe_cost tcp
 fi

@@ -93,17 +93,27 @@ pub fn read_policy_file(
     cx: &Context<'_>,
     diags: &mut Diagnostics,
 ) -> Option<ZonePolicies> {
-    let text = match cx.reading.read(path) {
-        Ok(t) => t,
+    match cx.reading.read(path) {
+        Ok(text) => read_policy_text(path, &text, cx, diags),
         Err(e) => {
             diags.push(Diagnostic::error(path, 1, e));
-            return None;
+            None
         }
-    };
-    let def: FileDef = match toml::from_str(&text) {
+    }
+}
+
+/// As [`read_policy_file`], the file's text given rather than read (`path` names it in
+/// messages): the policy reader without a file system, as fuzzing drives it.
+pub fn read_policy_text(
+    path: &Path,
+    text: &str,
+    cx: &Context<'_>,
+    diags: &mut Diagnostics,
+) -> Option<ZonePolicies> {
+    let def: FileDef = match toml::from_str(text) {
         Ok(d) => d,
         Err(e) => {
-            let line = e.span().map_or(1, |s| line_of_offset(&text, s.start));
+            let line = e.span().map_or(1, |s| line_of_offset(text, s.start));
             diags.push(Diagnostic::error(path, line, e.message().to_string()));
             return None;
         }
@@ -111,8 +121,8 @@ pub fn read_policy_file(
     let errors_before = diags.errors().count();
     let mut v = Validator {
         path,
-        text: &text,
-        lines: LineIndex::new(&text),
+        text,
+        lines: LineIndex::new(text),
         cx,
         diags,
     };

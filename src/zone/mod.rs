@@ -160,7 +160,7 @@ impl Zone {
 #[derive(Debug, Default)]
 pub struct ZoneSet {
     pub zones: Vec<Zone>,
-    by_origin: HashMap<Box<[u8]>, usize>,
+    by_origin: HashMap<Box<[u8]>, usize, rustc_hash::FxBuildHasher>,
 }
 
 impl ZoneSet {

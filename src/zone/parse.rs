@@ -55,6 +55,34 @@ pub fn read_zone_file(
     out
 }
 
+/// As [`read_zone_file`], the file's text given rather than read (`path` names it in
+/// messages and anchors its `$INCLUDE`s): the zone reader without a file system, as
+/// fuzzing drives it.
+pub fn read_zone_text(
+    path: &Path,
+    text: &str,
+    origin: &Name,
+    reading: &Reading,
+    diags: &mut Diagnostics,
+) -> Vec<SourceRecord> {
+    let mut state = State {
+        origin: origin.clone(),
+        default_ttl: None,
+        last_ttl: None,
+        last_owner: None,
+    };
+    let mut out = Vec::new();
+    let mut files_read = Vec::new();
+    let mut cx = Reader {
+        reading,
+        diags,
+        files_read: &mut files_read,
+        out: &mut out,
+    };
+    cx.text(path, text, &mut state, 0);
+    out
+}
+
 struct State {
     origin: Name,
     default_ttl: Option<u32>,
@@ -71,114 +99,139 @@ fn read_file(
     files_read: &mut Vec<FileStamp>,
     out: &mut Vec<SourceRecord>,
 ) {
-    // Stamped before reading: a write during the read shows up as a change later.
-    files_read.push(FileStamp::of(path));
-    let text = match reading.read(path) {
-        Ok(t) => t,
-        Err(e) => {
-            diags.push(Diagnostic::error(path, 1, e));
-            return;
-        }
+    let mut cx = Reader {
+        reading,
+        diags,
+        files_read,
+        out,
     };
-    let entries = match lexer::entries(&text) {
-        Ok(e) => e,
-        Err(e) => {
-            diags.push(Diagnostic::error(path, e.line, e.message));
-            return;
+    cx.file(path, state, depth);
+}
+
+/// Where the records of a zone file and its includes go, and its problems.
+struct Reader<'a> {
+    reading: &'a Reading,
+    diags: &'a mut Diagnostics,
+    files_read: &'a mut Vec<FileStamp>,
+    out: &'a mut Vec<SourceRecord>,
+}
+
+impl Reader<'_> {
+    fn file(&mut self, path: &Path, state: &mut State, depth: usize) {
+        // Stamped before reading: a write during the read shows up as a change later.
+        self.files_read.push(FileStamp::of(path));
+        match self.reading.read(path) {
+            Ok(text) => self.text(path, &text, state, depth),
+            Err(e) => self.diags.push(Diagnostic::error(path, 1, e)),
         }
-    };
-    let file: Arc<Path> = Arc::from(path);
-    // About a record per entry: one allocation rather than a doubling copy of them all.
-    out.reserve(entries.len());
-    for entry in entries {
-        let line = entry.line;
-        let first = entry.tokens[0].text();
-        if !entry.starts_with_blank && first.starts_with('$') {
-            let args = &entry.tokens[1..];
-            match first.to_ascii_uppercase().as_str() {
-                "$ORIGIN" => match args {
-                    [name] => match text::name(name.text(), &state.origin) {
-                        Ok(n) => state.origin = n,
-                        Err(m) => diags.push(Diagnostic::error(path, line, m)),
+    }
+
+    fn text(&mut self, path: &Path, text: &str, state: &mut State, depth: usize) {
+        let entries = match lexer::entries(text) {
+            Ok(e) => e,
+            Err(e) => {
+                self.diags.push(Diagnostic::error(path, e.line, e.message));
+                return;
+            }
+        };
+        let file: Arc<Path> = Arc::from(path);
+        // About a record per entry: one allocation rather than a doubling copy of them all.
+        self.out.reserve(entries.len());
+        for entry in entries {
+            let line = entry.line;
+            let first = entry.tokens[0].text();
+            if !entry.starts_with_blank && first.starts_with('$') {
+                let args = &entry.tokens[1..];
+                match first.to_ascii_uppercase().as_str() {
+                    "$ORIGIN" => match args {
+                        [name] => match text::name(name.text(), &state.origin) {
+                            Ok(n) => state.origin = n,
+                            Err(m) => self.diags.push(Diagnostic::error(path, line, m)),
+                        },
+                        _ => {
+                            self.diags
+                                .push(Diagnostic::error(path, line, "$ORIGIN takes one name"))
+                        }
                     },
-                    _ => diags.push(Diagnostic::error(path, line, "$ORIGIN takes one name")),
-                },
-                "$TTL" => match args {
-                    [ttl] => match parse_ttl_token(ttl.text()) {
-                        Ok(t) => state.default_ttl = Some(t),
-                        Err(m) => diags.push(Diagnostic::error(path, line, m)),
+                    "$TTL" => match args {
+                        [ttl] => match parse_ttl_token(ttl.text()) {
+                            Ok(t) => state.default_ttl = Some(t),
+                            Err(m) => self.diags.push(Diagnostic::error(path, line, m)),
+                        },
+                        _ => self
+                            .diags
+                            .push(Diagnostic::error(path, line, "$TTL takes one value")),
                     },
-                    _ => diags.push(Diagnostic::error(path, line, "$TTL takes one value")),
-                },
-                "$INCLUDE" => {
-                    if args.is_empty() || args.len() > 2 {
-                        diags.push(Diagnostic::error(
-                            path,
-                            line,
-                            "$INCLUDE takes a file name and an optional origin",
-                        ));
-                        continue;
-                    }
-                    if depth >= MAX_INCLUDE_DEPTH {
-                        diags.push(Diagnostic::error(
-                            path,
-                            line,
-                            format!("$INCLUDE nested deeper than {MAX_INCLUDE_DEPTH} files"),
-                        ));
-                        continue;
-                    }
-                    let target = PathBuf::from(unquote(args[0].text()));
-                    // Relative to the including file, so a zone directory can move as a whole.
-                    let target = if target.is_absolute() {
-                        target
-                    } else {
-                        path.parent().unwrap_or(Path::new(".")).join(target)
-                    };
-                    let target = match reading.include(&target) {
-                        Ok(t) => t,
-                        Err(m) => {
-                            let written = unquote(args[0].text());
-                            diags.push(Diagnostic::error(
+                    "$INCLUDE" => {
+                        if args.is_empty() || args.len() > 2 {
+                            self.diags.push(Diagnostic::error(
                                 path,
                                 line,
-                                format!("$INCLUDE {written}: {m}"),
+                                "$INCLUDE takes a file name and an optional origin",
                             ));
                             continue;
                         }
-                    };
-                    // RFC 1035: the origin and owner changes of an included file do not leak out.
-                    let saved_origin = state.origin.clone();
-                    let saved_owner = state.last_owner.take();
-                    if let Some(o) = args.get(1) {
-                        match text::name(o.text(), &state.origin) {
-                            Ok(n) => state.origin = n,
+                        if depth >= MAX_INCLUDE_DEPTH {
+                            self.diags.push(Diagnostic::error(
+                                path,
+                                line,
+                                format!("$INCLUDE nested deeper than {MAX_INCLUDE_DEPTH} files"),
+                            ));
+                            continue;
+                        }
+                        let target = PathBuf::from(unquote(args[0].text()));
+                        // Relative to the including file, so a zone directory can move as a whole.
+                        let target = if target.is_absolute() {
+                            target
+                        } else {
+                            path.parent().unwrap_or(Path::new(".")).join(target)
+                        };
+                        let target = match self.reading.include(&target) {
+                            Ok(t) => t,
                             Err(m) => {
-                                diags.push(Diagnostic::error(path, line, m));
+                                let written = unquote(args[0].text());
+                                self.diags.push(Diagnostic::error(
+                                    path,
+                                    line,
+                                    format!("$INCLUDE {written}: {m}"),
+                                ));
                                 continue;
                             }
+                        };
+                        // RFC 1035: the origin and owner changes of an included file do not leak out.
+                        let saved_origin = state.origin.clone();
+                        let saved_owner = state.last_owner.take();
+                        if let Some(o) = args.get(1) {
+                            match text::name(o.text(), &state.origin) {
+                                Ok(n) => state.origin = n,
+                                Err(m) => {
+                                    self.diags.push(Diagnostic::error(path, line, m));
+                                    continue;
+                                }
+                            }
                         }
+                        self.file(&target, state, depth + 1);
+                        state.origin = saved_origin;
+                        state.last_owner = saved_owner;
                     }
-                    read_file(&target, reading, state, depth + 1, diags, files_read, out);
-                    state.origin = saved_origin;
-                    state.last_owner = saved_owner;
+                    other => self.diags.push(Diagnostic::error(
+                        path,
+                        line,
+                        format!("unknown directive {other}"),
+                    )),
                 }
-                other => diags.push(Diagnostic::error(
-                    path,
-                    line,
-                    format!("unknown directive {other}"),
-                )),
+                continue;
             }
-            continue;
-        }
-        match parse_record(&entry.tokens, entry.starts_with_blank, state) {
-            Ok((name, ttl, rdata)) => out.push(SourceRecord {
-                file: file.clone(),
-                line,
-                name,
-                ttl,
-                rdata,
-            }),
-            Err(m) => diags.push(Diagnostic::error(path, line, m)),
+            match parse_record(&entry.tokens, entry.starts_with_blank, state) {
+                Ok((name, ttl, rdata)) => self.out.push(SourceRecord {
+                    file: file.clone(),
+                    line,
+                    name,
+                    ttl,
+                    rdata,
+                }),
+                Err(m) => self.diags.push(Diagnostic::error(path, line, m)),
+            }
         }
     }
 }
