@@ -1,8 +1,10 @@
 //! The answer path without sockets: a query's bytes in, the response's bytes out, for each
 //! kind of answer and each routing policy. `cargo bench --bench answer`.
 //!
-//! Two groups: `fresh` builds every response (the TCP path), `prepared` answers as a UDP
-//! worker does, replaying responses encoded once per snapshot where the answer allows.
+//! Two groups: `fresh` builds every response (as a server that logs queries does),
+//! `prepared` answers as the UDP and TCP workers do, replaying responses encoded once per
+//! snapshot where the answer allows. The `unique_*` cases ask a different name each time
+//! (a flood of random names): NXDOMAIN, a wildcard's, below a zone cut.
 
 use std::sync::Arc;
 
@@ -128,14 +130,33 @@ fn answer_path(c: &mut Criterion) {
     ];
     for (group, prepare) in [("fresh", false), ("prepared", true)] {
         let mut g = c.benchmark_group(group);
-        for (case, name, qtype) in cases {
-            let packet = query(name, qtype);
+        let unique = |under: &str, qtype| -> Vec<Vec<u8>> {
+            (0..100_000u32)
+                .map(|i| {
+                    query(
+                        &format!("u{:08x}.{under}", i.wrapping_mul(2_654_435_761)),
+                        qtype,
+                    )
+                })
+                .collect()
+        };
+        let floods = [
+            ("unique_nxdomain", unique("bench.example", 1)),
+            ("unique_wildcard", unique("users.bench.example", 16)),
+            ("unique_referral", unique("child.bench.example", 1)),
+        ];
+        let single = cases
+            .iter()
+            .map(|&(case, name, qtype)| (case, vec![query(name, qtype)]));
+        for (case, packets) in single.chain(floods) {
             let mut out = Vec::with_capacity(4096);
             let mut local = Local::new(Draw::new(1), prepare);
+            let mut next = packets.iter().cycle();
             g.bench_function(case, |b| {
                 b.iter(|| {
+                    let packet = next.next().expect("a packet");
                     let sent = responder.handle(
-                        std::hint::black_box(&packet),
+                        std::hint::black_box(packet),
                         Transport::Udp,
                         peer,
                         &data,
