@@ -1,16 +1,29 @@
 //! HTTP and HTTPS checks: HTTP/1.1 GET without following redirects, healthy on
-//! 200-399, the body read only as far as a search string needs (5,120 bytes at most).
+//! 200-399, the body read only as far as a search string needs (5,120 bytes at most,
+//! decoded). One connection per probe, straight over hyper's HTTP/1 connection (and
+//! rustls): no pool, no URL to parse, nothing a probe does not need.
 
+use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use flate2::write::{GzDecoder, ZlibDecoder};
+use http_body_util::{BodyExt, Empty};
+use hyper::body::{Bytes, Incoming};
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{self, HeaderValue};
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 
-use super::{io_reason, secs};
+use super::{io_reason, resolve_v4, secs};
 use crate::health::{HealthCheck, Probe, Target};
 
 /// Route 53's limits: connect within 4 s, the status within 2 s after, the body within
@@ -23,11 +36,17 @@ pub const SEARCH_WINDOW: usize = 5120;
 const USER_AGENT: &str = concat!("hadns-health-check/", env!("CARGO_PKG_VERSION"));
 
 pub struct HttpProbe {
-    client: reqwest::Client,
-    url: String,
-    /// Set when the URL does not already carry the right Host.
-    host_header: Option<String>,
+    tls: Option<TlsConnector>,
+    target: Target,
+    port: u16,
+    /// The name sent as SNI (the host, else the fqdn); None for an address alone.
+    server_name: Option<ServerName<'static>>,
+    /// Route 53's Host rule (§4.4): the name, with ":port" unless the port is the
+    /// scheme's default; with no name, the address.
+    host_header: HeaderValue,
+    path: String,
     search: Option<String>,
+    connect_limit: Duration,
     /// Connect + status (+ body) when a `timeout` is configured.
     overall: Option<Duration>,
 }
@@ -47,50 +66,45 @@ impl HttpProbe {
         else {
             return Err(format!("a {} check is not an HTTP probe", check.kind()));
         };
-        let scheme = if *tls { "https" } else { "http" };
         let path = if path.starts_with('/') {
             path.clone()
         } else {
             format!("/{path}")
         };
-        let connect = check.timeout.map_or(HTTP_CONNECT, |t| t.min(HTTP_CONNECT));
-        let mut builder = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls_config(*verify_tls))
-            .redirect(reqwest::redirect::Policy::none())
-            .retry(reqwest::retry::never())
-            .no_proxy()
-            .pool_max_idle_per_host(0)
-            .connect_timeout(connect)
-            .user_agent(USER_AGENT);
-        // Route 53's Host rule (§4.4): the name, with ":port" unless the port is
-        // the scheme's default; with no name, the address. reqwest writes exactly
-        // that from the URL, so the URL carries the name and, for an address
-        // target, the name is pinned to the address (which also sends it as SNI).
         let default_port = if *tls { 443 } else { 80 };
-        let (url_host, host_header) = match (target, host) {
-            (Target::Ip(ip), Some(name)) => {
-                builder = builder.resolve(name, SocketAddr::new(*ip, *port));
-                (name.clone(), None)
-            }
-            (Target::Ip(ip), None) => (url_ip(*ip), None),
-            (Target::Fqdn(name), None) => (name.clone(), None),
-            // The endpoint is resolved from the fqdn; the Host header names `host`.
-            (Target::Fqdn(name), Some(h)) => (
-                name.clone(),
-                Some(match *port == default_port {
-                    true => h.clone(),
-                    false => format!("{h}:{port}"),
-                }),
-            ),
+        let name = match (target, host) {
+            (_, Some(h)) => Some(h.clone()),
+            (Target::Fqdn(f), None) => Some(f.clone()),
+            (Target::Ip(_), None) => None,
         };
-        let client = builder
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let host = name.clone().unwrap_or_else(|| match target {
+            Target::Ip(ip) => url_ip(*ip),
+            Target::Fqdn(f) => f.clone(),
+        });
+        let host = match *port == default_port {
+            true => host,
+            false => format!("{host}:{port}"),
+        };
+        let host_header = HeaderValue::from_str(&host)
+            .map_err(|_| format!("{host:?} cannot be a Host header"))?;
+        // SNI names the endpoint the way the URL would: the fqdn it was resolved from,
+        // else the host; an address alone sends none.
+        let sni = match target {
+            Target::Fqdn(f) => Some(f.clone()),
+            Target::Ip(_) => name,
+        };
+        let server_name = sni
+            .map(|n| ServerName::try_from(n).map_err(|e| format!("not a server name: {e}")))
+            .transpose()?;
         Ok(HttpProbe {
-            client,
-            url: format!("{scheme}://{url_host}:{port}{path}"),
+            tls: tls.then(|| TlsConnector::from(Arc::new(tls_config(*verify_tls)))),
+            target: target.clone(),
+            port: *port,
+            server_name,
             host_header,
+            path,
             search: search_string.clone(),
+            connect_limit: check.timeout.map_or(HTTP_CONNECT, |t| t.min(HTTP_CONNECT)),
             overall: check.timeout,
         })
     }
@@ -105,14 +119,39 @@ impl HttpProbe {
     }
 
     async fn request(&self) -> (bool, String) {
-        let mut request = self.client.get(&self.url);
-        if let Some(h) = &self.host_header {
-            request = request.header(reqwest::header::HOST, h);
-        }
-        // reqwest's connect timeout bounds the connect; the status must follow within
-        // 2 s of it, so the request as a whole gets both.
-        let status_limit = self.overall.unwrap_or(HTTP_CONNECT + HTTP_STATUS);
-        let response = match tokio::time::timeout(status_limit, request.send()).await {
+        let addr = match &self.target {
+            Target::Ip(ip) => SocketAddr::new(*ip, self.port),
+            Target::Fqdn(name) => match resolve_v4(name, self.port).await {
+                Ok(a) => a,
+                Err(reason) => return (false, reason),
+            },
+        };
+        // The connection (and TLS) within the connect limit; the status within 2 s
+        // after; the body within 2 s after that.
+        let connected = tokio::time::timeout(self.connect_limit, self.connect(addr)).await;
+        let mut sender = match connected {
+            Err(_) => {
+                return (
+                    false,
+                    format!("connect timeout after {}", secs(self.connect_limit)),
+                )
+            }
+            Ok(Err(reason)) => return (false, reason),
+            Ok(Ok(s)) => s,
+        };
+        let request = Request::get(self.path.as_str())
+            .header(header::HOST, self.host_header.clone())
+            .header(header::USER_AGENT, USER_AGENT)
+            .header(header::ACCEPT, "*/*")
+            .header(header::ACCEPT_ENCODING, "gzip, deflate")
+            .header(header::CONNECTION, "close")
+            .body(Empty::<Bytes>::new());
+        let Ok(request) = request else {
+            return (false, format!("cannot request {:?}", self.path));
+        };
+        let status_limit = self.overall.unwrap_or(HTTP_STATUS);
+        let response = match tokio::time::timeout(status_limit, sender.send_request(request)).await
+        {
             Err(_) => {
                 return (
                     false,
@@ -135,7 +174,7 @@ impl HttpProbe {
                 false,
                 format!("timeout: body not read within {}", secs(body_limit)),
             ),
-            Ok(Err(e)) => (false, format!("body: {}", describe(&e))),
+            Ok(Err(e)) => (false, format!("body: {e}")),
             Ok(Ok(true)) => (true, format!("HTTP {code}, search string found")),
             Ok(Ok(false)) => (
                 false,
@@ -143,24 +182,135 @@ impl HttpProbe {
             ),
         }
     }
-}
 
-/// Reads the (decoded) body until `search` shows up within its first 5,120 bytes, and no
-/// further: an endless body costs nothing past the window.
-async fn find_in_body(mut response: reqwest::Response, search: &str) -> reqwest::Result<bool> {
-    let needle = search.as_bytes();
-    let mut window = Vec::with_capacity(SEARCH_WINDOW);
-    while window.len() < SEARCH_WINDOW {
-        let Some(chunk) = response.chunk().await? else {
-            break;
-        };
-        let room = SEARCH_WINDOW - window.len();
-        window.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if contains(&window, needle) {
-            return Ok(true);
+    /// A connection to `addr` (TLS when https), ready for one request.
+    async fn connect(&self, addr: SocketAddr) -> Result<SendRequest<Empty<Bytes>>, String> {
+        let tcp = TcpStream::connect(addr).await.map_err(|e| io_reason(&e))?;
+        let _ = tcp.set_nodelay(true);
+        match &self.tls {
+            None => handshake(tcp).await,
+            Some(tls) => {
+                let name = self
+                    .server_name
+                    .clone()
+                    .unwrap_or_else(|| ServerName::IpAddress(addr.ip().into()));
+                let stream = tls.connect(name, tcp).await.map_err(|e| {
+                    match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                        Some(tls) => format!("TLS: {tls}"),
+                        None => io_reason(&e),
+                    }
+                })?;
+                handshake(stream).await
+            }
         }
     }
-    Ok(contains(&window, needle))
+}
+
+/// HTTP/1.1 over `io`: the connection is driven by a task of its own, which ends when
+/// the request and its body are done with (the request asks the endpoint to close).
+async fn handshake<T>(io: T) -> Result<SendRequest<Empty<Bytes>>, String>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(|e| describe(&e))?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(sender)
+}
+
+/// Reads the body, decoded (gzip, deflate), until `search` shows up within its first
+/// 5,120 bytes, and no further: an endless body costs nothing past the window.
+async fn find_in_body(response: Response<Incoming>, search: &str) -> Result<bool, String> {
+    let encoding = response
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_ascii_lowercase());
+    let mut window = Window {
+        decoded: Vec::with_capacity(SEARCH_WINDOW),
+        decoder: match encoding.as_deref() {
+            Some("gzip" | "x-gzip") => Decoder::Gzip(Box::new(GzDecoder::new(Limited::default()))),
+            Some("deflate") => Decoder::Deflate(Box::new(ZlibDecoder::new(Limited::default()))),
+            _ => Decoder::Identity,
+        },
+    };
+    let needle = search.as_bytes();
+    let mut body = response.into_body();
+    while window.len() < SEARCH_WINDOW {
+        let Some(frame) = body.frame().await else {
+            break;
+        };
+        let frame = frame.map_err(|e| describe(&e))?;
+        if let Ok(data) = frame.into_data() {
+            window
+                .push(&data)
+                .map_err(|e| format!("cannot decode the body: {e}"))?;
+            if contains(window.bytes(), needle) {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(contains(window.bytes(), needle))
+}
+
+/// The first 5,120 decoded bytes of a body.
+struct Window {
+    decoded: Vec<u8>,
+    decoder: Decoder,
+}
+
+enum Decoder {
+    Identity,
+    Gzip(Box<GzDecoder<Limited>>),
+    Deflate(Box<ZlibDecoder<Limited>>),
+}
+
+/// A decoder's output, kept up to the window: a small body that inflates without end
+/// costs nothing past it.
+#[derive(Default)]
+struct Limited(Vec<u8>);
+
+impl Write for Limited {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let room = SEARCH_WINDOW.saturating_sub(self.0.len());
+        self.0.extend_from_slice(&buf[..buf.len().min(room)]);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Window {
+    fn push(&mut self, data: &[u8]) -> std::io::Result<()> {
+        match &mut self.decoder {
+            Decoder::Identity => {
+                let room = SEARCH_WINDOW - self.decoded.len();
+                self.decoded
+                    .extend_from_slice(&data[..data.len().min(room)]);
+            }
+            // Flushed so that what is decoded so far is in the window.
+            Decoder::Gzip(d) => d.write_all(data).and_then(|()| d.flush())?,
+            Decoder::Deflate(d) => d.write_all(data).and_then(|()| d.flush())?,
+        }
+        Ok(())
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match &self.decoder {
+            Decoder::Identity => &self.decoded,
+            Decoder::Gzip(d) => &d.get_ref().0,
+            Decoder::Deflate(d) => &d.get_ref().0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.bytes().len()
+    }
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
@@ -175,8 +325,8 @@ fn url_ip(ip: IpAddr) -> String {
 }
 
 /// The most telling cause of a failed request, in a few words.
-fn describe(e: &reqwest::Error) -> String {
-    let mut source: Option<&dyn std::error::Error> = Some(e);
+fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     let mut innermost = e.to_string();
     while let Some(s) = source {
         if let Some(io) = s.downcast_ref::<std::io::Error>() {
@@ -189,9 +339,6 @@ fn describe(e: &reqwest::Error) -> String {
         }
         innermost = s.to_string();
         source = s.source();
-    }
-    if e.is_timeout() || innermost.contains("timed out") {
-        return format!("connect timeout after {}", secs(HTTP_CONNECT));
     }
     innermost
 }
@@ -283,5 +430,56 @@ impl ServerCertVerifier for AcceptAnyCertificate {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::write::{GzEncoder, ZlibEncoder};
+    use flate2::Compression;
+
+    /// A body as the probe reads it: in `chunk`-byte pieces, decoded as `decoder` says.
+    fn window(decoder: Decoder, encoded: &[u8], chunk: usize) -> Vec<u8> {
+        let mut w = Window {
+            decoded: Vec::new(),
+            decoder,
+        };
+        for piece in encoded.chunks(chunk) {
+            w.push(piece).unwrap();
+        }
+        w.bytes().to_vec()
+    }
+
+    #[test]
+    fn gzip_and_deflate_bodies_are_decoded_up_to_the_window() {
+        let mut body = vec![b'.'; 5000];
+        body.extend_from_slice(b"OK");
+        body.extend(std::iter::repeat_n(b'x', 100_000));
+        let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+        gz.write_all(&body).unwrap();
+        let gz = gz.finish().unwrap();
+        let mut zlib = ZlibEncoder::new(Vec::new(), Compression::default());
+        zlib.write_all(&body).unwrap();
+        let zlib = zlib.finish().unwrap();
+        for chunk in [7, 100, 1 << 20] {
+            let gzip = Decoder::Gzip(Box::new(GzDecoder::new(Limited::default())));
+            let deflate = Decoder::Deflate(Box::new(ZlibDecoder::new(Limited::default())));
+            for (decoded, what) in [
+                (window(gzip, &gz, chunk), "gzip"),
+                (window(deflate, &zlib, chunk), "deflate"),
+            ] {
+                assert_eq!(
+                    decoded,
+                    &body[..SEARCH_WINDOW],
+                    "{what} in {chunk}-byte pieces"
+                );
+                assert!(contains(&decoded, b"OK"));
+            }
+            assert_eq!(
+                window(Decoder::Identity, &body, chunk),
+                &body[..SEARCH_WINDOW]
+            );
+        }
     }
 }
