@@ -268,10 +268,6 @@ impl ZoneQueries {
         OTHER_ZONE.get_or_init(|| ZoneQueries::new(OTHER))
     }
 
-    pub fn count(&self, qtype: Option<u16>, outcome: Outcome, tcp: bool) {
-        self.add(Self::cell(qtype, outcome, tcp), 1);
-    }
-
     /// The counter a query of this type, outcome and transport goes to.
     pub fn cell(qtype: Option<u16>, outcome: Outcome, tcp: bool) -> usize {
         let q = qtype

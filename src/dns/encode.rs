@@ -119,11 +119,6 @@ impl<'a> Writer<'a> {
         self.pointers.truncate(mark.n_pointers);
     }
 
-    /// The message so far, to set header fields in.
-    pub fn bytes_mut(&mut self) -> &mut [u8] {
-        self.out
-    }
-
     fn add_target(&mut self, at: usize) {
         if at <= MAX_POINTER && self.n_targets < MAX_TARGETS {
             self.targets[self.n_targets] = at as u16;

@@ -205,10 +205,17 @@ pub fn resolve<'z, T: Trace>(
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Landed {
     zone: u32,
-    /// 0 NXDOMAIN, 1 a wildcard, 2 below a cut.
-    kind: u8,
-    /// The wildcard's or the cut's node (its address: the snapshot holds it).
+    kind: LandedKind,
+    /// The wildcard's or the cut's node (its address: the snapshot holds it); 0 for an
+    /// NXDOMAIN.
     node: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum LandedKind {
+    NxDomain,
+    Wildcard,
+    BelowCut,
 }
 
 impl Landed {
@@ -216,8 +223,8 @@ impl Landed {
     /// records are owned by it; elsewhere nothing is, though zone data may equal it.
     pub fn qname_refs(&self) -> QnameRefs {
         match self.kind {
-            1 => QnameRefs::Owners,
-            _ => QnameRefs::Never,
+            LandedKind::Wildcard => QnameRefs::Owners,
+            LandedKind::NxDomain | LandedKind::BelowCut => QnameRefs::Never,
         }
     }
 }
@@ -243,10 +250,12 @@ pub fn landed(data: &Snapshot, key: &[u8], qtype: RecordType) -> Option<Landed> 
     let offsets = &at[..n];
     let (zone_index, zone) = offsets.iter().find_map(|&o| data.zones.find(&key[o..]))?;
     let (kind, node) = match land(zone, key, offsets, qtype) {
-        Landing::NxDomain => (0, 0),
-        Landing::Node(node) if node.name.is_wildcard() => (1, node as *const Node as usize),
+        Landing::NxDomain => (LandedKind::NxDomain, 0),
+        Landing::Node(node) if node.name.is_wildcard() => {
+            (LandedKind::Wildcard, node as *const Node as usize)
+        }
         Landing::Cut(node) if node.name.num_labels() < (offsets.len() - 1) as u8 => {
-            (2, node as *const Node as usize)
+            (LandedKind::BelowCut, node as *const Node as usize)
         }
         _ => return None,
     };

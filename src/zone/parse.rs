@@ -44,14 +44,14 @@ pub fn read_zone_file(
     diags: &mut Diagnostics,
     files_read: &mut Vec<FileStamp>,
 ) -> Vec<SourceRecord> {
-    let mut state = State {
-        origin: origin.clone(),
-        default_ttl: None,
-        last_ttl: None,
-        last_owner: None,
-    };
     let mut out = Vec::new();
-    read_file(path, reading, &mut state, 0, diags, files_read, &mut out);
+    let mut cx = Reader {
+        reading,
+        diags,
+        files_read,
+        out: &mut out,
+    };
+    cx.file(path, &mut State::new(origin), 0);
     out
 }
 
@@ -65,21 +65,14 @@ pub fn read_zone_text(
     reading: &Reading,
     diags: &mut Diagnostics,
 ) -> Vec<SourceRecord> {
-    let mut state = State {
-        origin: origin.clone(),
-        default_ttl: None,
-        last_ttl: None,
-        last_owner: None,
-    };
     let mut out = Vec::new();
-    let mut files_read = Vec::new();
     let mut cx = Reader {
         reading,
         diags,
-        files_read: &mut files_read,
+        files_read: &mut Vec::new(),
         out: &mut out,
     };
-    cx.text(path, text, &mut state, 0);
+    cx.text(path, text, &mut State::new(origin), 0);
     out
 }
 
@@ -90,22 +83,15 @@ struct State {
     last_owner: Option<Name>,
 }
 
-fn read_file(
-    path: &Path,
-    reading: &Reading,
-    state: &mut State,
-    depth: usize,
-    diags: &mut Diagnostics,
-    files_read: &mut Vec<FileStamp>,
-    out: &mut Vec<SourceRecord>,
-) {
-    let mut cx = Reader {
-        reading,
-        diags,
-        files_read,
-        out,
-    };
-    cx.file(path, state, depth);
+impl State {
+    fn new(origin: &Name) -> Self {
+        State {
+            origin: origin.clone(),
+            default_ttl: None,
+            last_ttl: None,
+            last_owner: None,
+        }
+    }
 }
 
 /// Where the records of a zone file and its includes go, and its problems.
