@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use hadns::diag::Diagnostics;
-use hadns::zone::build::build_zone;
+use hadns::zone::build::ZoneBuilder;
 use hadns::zone::file::Reading;
 use hadns::zone::parse::read_zone_text;
 use hickory_proto::rr::Name;
@@ -26,6 +26,7 @@ fuzz_target!(|data: &[u8]| {
     let reading = Reading::new(Path::new("/nonexistent-hadns-fuzz"), 1 << 20);
     let path = Path::new("/nonexistent-hadns-fuzz/example.com.zone");
     let mut diags = Diagnostics::default();
-    let records = read_zone_text(path, text, origin(), &reading, &mut diags);
-    std::hint::black_box(build_zone(origin(), path, records, &mut diags));
+    let mut builder = ZoneBuilder::new(origin());
+    read_zone_text(path, text, origin(), &reading, &mut diags, &mut builder);
+    std::hint::black_box(builder.finish(path, &mut diags));
 });

@@ -8,91 +8,203 @@ use std::sync::Arc;
 
 use hickory_proto::rr::{Name, RData, RecordType};
 
-use super::parse::SourceRecord;
-use super::{name_key, Nodes, RRset, Zone};
+use super::parse::{RecordSink, SourceRecord};
+use super::{name_key, write_name_key, Nodes, PlainIndex, RRset, Zone};
 use crate::diag::{Diagnostic, Diagnostics};
 
-/// Where each RRset was first written, for error messages that name both sides.
-struct Origin {
-    file: Arc<Path>,
-    line: usize,
+/// Where an RRset was first written: for error messages that name both sides, and for
+/// the policy file's references to plain records.
+#[derive(Debug, Clone, Copy)]
+struct Written {
+    node: u32,
+    rtype: RecordType,
+    file: u32,
+    line: u32,
 }
 
-struct NodeDraft {
-    name: Name,
-    rrsets: Vec<(RRset, Origin)>,
+/// Builds one zone from its records as the reader produces them, in place: no list of
+/// every record is ever held, so reading a zone costs little more than serving it.
+pub struct ZoneBuilder {
+    origin: Name,
+    origin_key: Box<[u8]>,
+    nodes: Nodes,
+    /// One per RRset, in the order they were first written (sorted by node at `finish`).
+    written: Vec<Written>,
+    files: Vec<Arc<Path>>,
+    /// The first record that had no TTL from anywhere.
+    untimed: Option<(Arc<Path>, usize)>,
+    errors: usize,
+    key: Vec<u8>,
 }
 
-/// Builds the zone, or returns None after pushing at least one error to `diags`.
-pub fn build_zone(
-    origin: &Name,
-    file: &Path,
-    records: Vec<SourceRecord>,
-    diags: &mut Diagnostics,
-) -> Option<Zone> {
-    let errors_before = diags.errors().count();
-    let origin_key = name_key(origin);
-    // Keys come from zone files, not from clients: a fast hash is safe here.
-    let mut drafts: HashMap<Box<[u8]>, NodeDraft, rustc_hash::FxBuildHasher> =
-        HashMap::with_capacity_and_hasher(records.len(), Default::default());
-    let mut untimed = Vec::new();
+impl ZoneBuilder {
+    pub fn new(origin: &Name) -> Self {
+        ZoneBuilder {
+            origin: origin.clone(),
+            origin_key: name_key(origin),
+            nodes: Nodes::default(),
+            written: Vec::new(),
+            files: Vec::new(),
+            untimed: None,
+            errors: 0,
+            key: Vec::new(),
+        }
+    }
 
-    for rec in records {
-        if !origin.zone_of(&rec.name) {
-            diags.push(Diagnostic::error(
-                &rec.file,
-                rec.line,
-                format!("out-of-zone data: {} is not in zone {origin}", rec.name),
+    fn error(&mut self, diags: &mut Diagnostics, file: &Path, line: usize, m: String) {
+        self.errors += 1;
+        diags.push(Diagnostic::error(file, line, m));
+    }
+
+    fn file_index(&mut self, file: &Arc<Path>) -> u32 {
+        if !self.files.last().is_some_and(|f| Arc::ptr_eq(f, file)) {
+            match self.files.iter().position(|f| Arc::ptr_eq(f, file)) {
+                Some(i) => return i as u32,
+                None => self.files.push(file.clone()),
+            }
+        }
+        (self.files.len() - 1) as u32
+    }
+
+    /// Where the `rtype` RRset of node `node` was first written (`written` sorted).
+    fn at(&self, node: u32, rtype: RecordType) -> (&Path, usize) {
+        let i = self
+            .written
+            .binary_search_by_key(&(node, u16::from(rtype)), |w| (w.node, u16::from(w.rtype)))
+            .unwrap_or(0);
+        let w = &self.written[i];
+        (&self.files[w.file as usize], w.line as usize)
+    }
+
+    /// For each of `keys` (name keys) that owns plain records: where each of its types
+    /// was first written.
+    pub fn plain_index(&self, keys: Vec<Box<[u8]>>) -> PlainIndex {
+        let wanted: HashMap<u32, Box<[u8]>> = keys
+            .into_iter()
+            .filter_map(|k| Some((self.nodes.index.get(&k).copied()?, k)))
+            .collect();
+        let mut index = PlainIndex::new();
+        if wanted.is_empty() {
+            return index;
+        }
+        for w in &self.written {
+            if let Some(k) = wanted.get(&w.node) {
+                index.entry(k.clone()).or_default().push((
+                    w.rtype,
+                    self.files[w.file as usize].clone(),
+                    w.line as usize,
+                ));
+            }
+        }
+        index
+    }
+
+    /// The zone, checked whole, or None after pushing at least one error to `diags`.
+    pub fn finish(mut self, file: &Path, diags: &mut Diagnostics) -> Option<Zone> {
+        // The apex: one SOA and an NS set.
+        let apex = self.nodes.get(&self.origin_key);
+        let soa = apex.and_then(|a| a.rrset(RecordType::SOA));
+        let soa_minimum = soa.and_then(|set| match &set.rdatas[0] {
+            RData::SOA(soa) => Some(soa.minimum),
+            _ => None,
+        });
+        let (has_soa, apex_has_ns) = (
+            soa.is_some(),
+            apex.is_some_and(|a| a.rrset(RecordType::NS).is_some()),
+        );
+        if !has_soa {
+            let m = format!("missing SOA record at the zone apex {}", self.origin);
+            self.error(diags, file, 1, m);
+        }
+        if !apex_has_ns {
+            let m = format!("no NS records at the zone apex {}", self.origin);
+            self.error(diags, file, 1, m);
+        }
+        // Records without any TTL fall back to the SOA minimum, as BIND does.
+        if let (Some(min), Some((f, l))) = (soa_minimum, &self.untimed) {
+            diags.push(Diagnostic::warning(
+                f,
+                *l,
+                format!("no TTL given (no $TTL and no earlier TTL); using the SOA minimum {min}"),
             ));
-            continue;
+        }
+        self.written
+            .sort_unstable_by_key(|w| (w.node, u16::from(w.rtype)));
+        for node in &mut self.nodes.nodes {
+            for set in &mut node.rrsets {
+                if set.ttl == u32::MAX {
+                    set.ttl = soa_minimum.unwrap_or(0);
+                }
+                set.rdatas.shrink_to_fit();
+            }
+            node.rrsets.shrink_to_fit();
+            node.rrsets.sort_by_key(|r| u16::from(r.rtype));
+        }
+        self.nodes.nodes.shrink_to_fit();
+        for i in 0..self.nodes.nodes.len() {
+            self.check_exclusive_types(i as u32, diags);
+        }
+        self.check_below_dnames(diags);
+        if self.errors > 0 {
+            return None;
+        }
+        let apex = self.nodes.get(&self.origin_key)?;
+        let soa_set = apex.rrset(RecordType::SOA)?;
+        let RData::SOA(soa) = &soa_set.rdatas[0] else {
+            return None;
+        };
+        Some(Zone {
+            origin: self.origin,
+            origin_key: self.origin_key,
+            serial: soa.serial,
+            negative_ttl: soa_set.ttl.min(soa.minimum),
+            nodes: self.nodes,
+        })
+    }
+}
+
+impl RecordSink for ZoneBuilder {
+    fn record(&mut self, rec: SourceRecord, diags: &mut Diagnostics) {
+        let origin = &self.origin;
+        if !origin.zone_of(&rec.name) {
+            let m = format!("out-of-zone data: {} is not in zone {origin}", rec.name);
+            return self.error(diags, &rec.file, rec.line, m);
         }
         let rtype = rec.rdata.record_type();
         if rtype == RecordType::SOA && rec.name != *origin {
-            diags.push(Diagnostic::error(
-                &rec.file,
-                rec.line,
-                format!(
-                    "SOA record at {} is not at the zone apex {origin}",
-                    rec.name
-                ),
-            ));
-            continue;
+            let m = format!(
+                "SOA record at {} is not at the zone apex {origin}",
+                rec.name
+            );
+            return self.error(diags, &rec.file, rec.line, m);
         }
         if rec.name.is_wildcard() && matches!(rtype, RecordType::NS | RecordType::DNAME) {
-            diags.push(Diagnostic::error(
-                &rec.file,
-                rec.line,
-                format!(
-                    "{rtype} record at the wildcard name {} (RFC 4592 §4)",
-                    rec.name
-                ),
-            ));
-            continue;
+            let m = format!(
+                "{rtype} record at the wildcard name {} (RFC 4592 §4)",
+                rec.name
+            );
+            return self.error(diags, &rec.file, rec.line, m);
         }
-        let key = name_key(&rec.name);
-        let draft = drafts.entry(key).or_insert_with(|| NodeDraft {
-            name: rec.name.clone(),
-            // Most names own one RRset; a zone of a million names pays for every spare
-            // slot a million times.
-            rrsets: Vec::with_capacity(1),
-        });
         let ttl = rec.ttl.unwrap_or(u32::MAX);
-        if rec.ttl.is_none() {
-            untimed.push((rec.file.clone(), rec.line));
+        if rec.ttl.is_none() && self.untimed.is_none() {
+            self.untimed = Some((rec.file.clone(), rec.line));
         }
-        match draft.rrsets.iter_mut().find(|(r, _)| r.rtype == rtype) {
-            Some((set, first)) => {
+        let mut key = std::mem::take(&mut self.key);
+        write_name_key(&rec.name, &mut key);
+        let i = self.nodes.entry(&self.origin, &rec.name, &key);
+        self.key = key;
+        let node = &mut self.nodes.nodes[i as usize];
+        match node.rrsets.iter_mut().find(|r| r.rtype == rtype) {
+            Some(set) => {
                 if rtype == RecordType::SOA {
-                    diags.push(Diagnostic::error(
-                        &rec.file,
-                        rec.line,
-                        format!(
-                            "a second SOA record (the first is at {}:{})",
-                            first.file.display(),
-                            first.line
-                        ),
-                    ));
-                    continue;
+                    let first = self
+                        .written
+                        .iter()
+                        .rfind(|w| w.node == i && w.rtype == rtype)
+                        .map(|w| (self.files[w.file as usize].clone(), w.line));
+                    let (f, l) = first.unwrap_or((rec.file.clone(), 0));
+                    let m = format!("a second SOA record (the first is at {}:{l})", f.display());
+                    return self.error(diags, &rec.file, rec.line, m);
                 }
                 if ttl != set.ttl && rec.ttl.is_some() && set.ttl != u32::MAX {
                     // RFC 2181 §5.2: one TTL per RRset; serve the lowest so no cache
@@ -111,181 +223,116 @@ pub fn build_zone(
                     set.rdatas.push(rec.rdata);
                 }
             }
-            None => draft.rrsets.push((
-                RRset {
+            None => {
+                if node.rrsets.is_empty() {
+                    // Spelled as its own records write it, not as a child's ancestor.
+                    node.name = rec.name;
+                }
+                // Most names own one RRset; a zone of a million names pays for every
+                // spare slot a million times.
+                node.rrsets.reserve_exact(1);
+                node.rrsets.push(RRset {
                     rtype,
                     ttl,
                     rdatas: vec![rec.rdata],
-                },
-                Origin {
-                    file: rec.file.clone(),
-                    line: rec.line,
-                },
-            )),
-        }
-    }
-
-    // The apex: one SOA and an NS set.
-    let soa_minimum = match drafts
-        .get(&origin_key)
-        .and_then(|d| d.rrsets.iter().find(|(r, _)| r.rtype == RecordType::SOA))
-    {
-        Some((set, _)) => match &set.rdatas[0] {
-            RData::SOA(soa) => Some(soa.minimum),
-            _ => None,
-        },
-        None => {
-            diags.push(Diagnostic::error(
-                file,
-                1,
-                format!("missing SOA record at the zone apex {origin}"),
-            ));
-            None
-        }
-    };
-    let apex_has_ns = drafts
-        .get(&origin_key)
-        .is_some_and(|d| d.rrsets.iter().any(|(r, _)| r.rtype == RecordType::NS));
-    if !apex_has_ns {
-        diags.push(Diagnostic::error(
-            file,
-            1,
-            format!("no NS records at the zone apex {origin}"),
-        ));
-    }
-
-    // Records without any TTL fall back to the SOA minimum, as BIND does.
-    if let (Some(min), Some((f, l))) = (soa_minimum, untimed.first()) {
-        diags.push(Diagnostic::warning(
-            f,
-            *l,
-            format!("no TTL given (no $TTL and no earlier TTL); using the SOA minimum {min}"),
-        ));
-    }
-    for d in drafts.values_mut() {
-        for (set, _) in &mut d.rrsets {
-            if set.ttl == u32::MAX {
-                set.ttl = soa_minimum.unwrap_or(0);
+                });
+                let file = self.file_index(&rec.file);
+                self.written.push(Written {
+                    node: i,
+                    rtype,
+                    file,
+                    line: rec.line as u32,
+                });
             }
         }
     }
-
-    for d in drafts.values() {
-        check_exclusive_types(d, diags);
-    }
-    check_below_dnames(&drafts, diags);
-
-    if diags.errors().count() > errors_before {
-        return None;
-    }
-
-    // Materialise nodes, with the empty non-terminals between every name and the apex.
-    let mut nodes = Nodes::with_capacity(drafts.len());
-    for (key, d) in drafts {
-        // Sized exactly: a collect would keep the draft's larger buffer, and a zone of
-        // a million names pays for every spare slot a million times.
-        let mut rrsets = Vec::with_capacity(d.rrsets.len());
-        rrsets.extend(d.rrsets.into_iter().map(|(mut r, _)| {
-            r.rdatas.shrink_to_fit();
-            r
-        }));
-        rrsets.sort_by_key(|r| u16::from(r.rtype));
-        let node = nodes.entry(origin, &d.name, key);
-        node.name = d.name;
-        node.rrsets = rrsets;
-    }
-
-    let apex = nodes.get(&origin_key)?;
-    let soa_set = apex.rrset(RecordType::SOA)?;
-    let RData::SOA(soa) = &soa_set.rdatas[0] else {
-        return None;
-    };
-    Some(Zone {
-        origin: origin.clone(),
-        origin_key,
-        serial: soa.serial,
-        negative_ttl: soa_set.ttl.min(soa.minimum),
-        nodes,
-    })
 }
 
-/// RFC 6672 §2.4: no data below a DNAME, where no query could ever reach it.
-fn check_below_dnames(
-    drafts: &HashMap<Box<[u8]>, NodeDraft, rustc_hash::FxBuildHasher>,
-    diags: &mut Diagnostics,
-) {
-    let dnames: Vec<(&[u8], &NodeDraft)> = drafts
-        .iter()
-        .filter(|(_, d)| d.rrsets.iter().any(|(r, _)| r.rtype == RecordType::DNAME))
-        .map(|(k, d)| (&k[..], d))
-        .collect();
-    if dnames.is_empty() {
-        return;
-    }
-    let mut offsets = Vec::new();
-    for (key, d) in drafts {
-        super::label_offsets(key, &mut offsets);
-        let below = offsets[1..]
+impl ZoneBuilder {
+    /// RFC 6672 §2.4: no data below a DNAME, where no query could ever reach it.
+    fn check_below_dnames(&mut self, diags: &mut Diagnostics) {
+        let nodes = &self.nodes;
+        let dnames: Vec<(&[u8], u32)> = nodes
+            .index
             .iter()
-            .find_map(|&o| dnames.iter().find(|(k, _)| *k == &key[o..]));
-        if let (Some((_, owner)), Some((set, at))) = (below, d.rrsets.first()) {
-            diags.push(Diagnostic::error(
-                &at.file,
-                at.line,
-                format!(
-                    "{} {} is below the DNAME at {}, where no query can reach it (RFC 6672 §2.4)",
-                    d.name, set.rtype, owner.name
-                ),
-            ));
+            .filter(|(_, &i)| nodes.nodes[i as usize].rrset(RecordType::DNAME).is_some())
+            .map(|(k, &i)| (&k[..], i))
+            .collect();
+        if dnames.is_empty() {
+            return;
+        }
+        let mut offsets = Vec::new();
+        let mut found = Vec::new();
+        for (key, &i) in &nodes.index {
+            super::label_offsets(key, &mut offsets);
+            let below = offsets[1..]
+                .iter()
+                .find_map(|&o| dnames.iter().find(|(k, _)| *k == &key[o..]));
+            if let (Some(&(_, owner)), Some(set)) = (below, nodes.nodes[i as usize].rrsets.first())
+            {
+                found.push((i, set.rtype, owner));
+            }
+        }
+        for (i, rtype, owner) in found {
+            let (file, line) = self.at(i, rtype);
+            let m = format!(
+                "{} {rtype} is below the DNAME at {}, where no query can reach it (RFC 6672 §2.4)",
+                self.nodes.nodes[i as usize].name, self.nodes.nodes[owner as usize].name
+            );
+            let file = file.to_path_buf();
+            self.error(diags, &file, line, m);
         }
     }
-}
 
-/// RFC 1034 §3.6.2 and RFC 6672 §2.4: a CNAME owns its name alone and holds one target;
-/// a name holds at most one DNAME.
-fn check_exclusive_types(d: &NodeDraft, diags: &mut Diagnostics) {
-    for (set, at) in &d.rrsets {
-        let single = matches!(set.rtype, RecordType::CNAME | RecordType::DNAME);
-        if single && set.rdatas.len() > 1 {
-            diags.push(Diagnostic::error(
-                &at.file,
-                at.line,
-                format!(
-                    "{} has {} {} records; only one is allowed",
-                    d.name,
-                    set.rdatas.len(),
-                    set.rtype
-                ),
-            ));
+    /// RFC 1034 §3.6.2 and RFC 6672 §2.4: a CNAME owns its name alone and holds one
+    /// target; a name holds at most one DNAME.
+    fn check_exclusive_types(&mut self, i: u32, diags: &mut Diagnostics) {
+        let mut found = Vec::new();
+        let d = &self.nodes.nodes[i as usize];
+        for set in &d.rrsets {
+            let single = matches!(set.rtype, RecordType::CNAME | RecordType::DNAME);
+            if single && set.rdatas.len() > 1 {
+                let (file, line) = self.at(i, set.rtype);
+                found.push((
+                    file.to_path_buf(),
+                    line,
+                    format!(
+                        "{} has {} {} records; only one is allowed",
+                        d.name,
+                        set.rdatas.len(),
+                        set.rtype
+                    ),
+                ));
+            }
         }
-    }
-    let Some((_, cname_at)) = d.rrsets.iter().find(|(r, _)| r.rtype == RecordType::CNAME) else {
-        return;
-    };
-    for (other, at) in d
-        .rrsets
-        .iter()
-        .filter(|(r, _)| r.rtype != RecordType::CNAME)
-    {
-        // Report at whichever of the two comes later in the file: that is the one added
-        // by mistake, more often than not.
-        let report = if at.file == cname_at.file && at.line < cname_at.line {
-            cname_at
-        } else {
-            at
-        };
-        diags.push(Diagnostic::error(
-            &report.file,
-            report.line,
-            format!(
-                "CNAME beside other data at {}: CNAME at {}:{} and {} at {}:{}",
-                d.name,
-                cname_at.file.display(),
-                cname_at.line,
-                other.rtype,
-                at.file.display(),
-                at.line,
-            ),
-        ));
+        if d.rrset(RecordType::CNAME).is_some() {
+            let (cname_file, cname_line) = self.at(i, RecordType::CNAME);
+            for other in d.rrsets.iter().filter(|r| r.rtype != RecordType::CNAME) {
+                let (file, line) = self.at(i, other.rtype);
+                // Report at whichever of the two comes later in the file: that is the
+                // one added by mistake, more often than not.
+                let report = if file == cname_file && line < cname_line {
+                    (cname_file, cname_line)
+                } else {
+                    (file, line)
+                };
+                found.push((
+                    report.0.to_path_buf(),
+                    report.1,
+                    format!(
+                        "CNAME beside other data at {}: CNAME at {}:{} and {} at {}:{}",
+                        d.name,
+                        cname_file.display(),
+                        cname_line,
+                        other.rtype,
+                        file.display(),
+                        line,
+                    ),
+                ));
+            }
+        }
+        for (file, line, m) in found {
+            self.error(diags, &file, line, m);
+        }
     }
 }

@@ -34,148 +34,193 @@ pub struct LexError {
     pub message: String,
 }
 
+/// Every entry of `text`, or the first error.
 pub fn entries(text: &str) -> Result<Vec<Entry>, LexError> {
-    let mut out = Vec::new();
-    let mut line = 1usize;
-    let mut chars = text.chars().peekable();
+    scan(text).collect()
+}
 
-    let mut current: Option<Entry> = None;
-    let mut paren_depth = 0usize;
-    let mut paren_line = 0usize;
-    let mut at_line_start = true;
+/// The entries of `text` one at a time, so that a large zone file is never held as
+/// tokens all at once. Ends after the first error.
+pub fn scan(text: &str) -> Scanner<'_> {
+    Scanner {
+        chars: text.chars().peekable(),
+        line: 1,
+        current: None,
+        paren_depth: 0,
+        paren_line: 0,
+        at_line_start: true,
+        done: false,
+    }
+}
 
-    while let Some(c) = chars.next() {
-        match c {
-            '\n' => {
-                line += 1;
-                at_line_start = true;
-                if paren_depth == 0 {
-                    if let Some(e) = current.take() {
-                        if !e.tokens.is_empty() {
-                            out.push(e);
-                        }
-                    }
-                }
-                continue;
-            }
-            ';' => {
-                while let Some(&n) = chars.peek() {
-                    if n == '\n' {
-                        break;
-                    }
-                    chars.next();
-                }
-                continue;
-            }
-            ' ' | '\t' | '\r' => {
-                if at_line_start && paren_depth == 0 && current.is_none() {
-                    current = Some(Entry {
-                        line,
-                        starts_with_blank: true,
-                        tokens: Vec::new(),
-                    });
-                }
-                at_line_start = false;
-                continue;
-            }
-            _ => {}
+pub struct Scanner<'a> {
+    chars: std::iter::Peekable<std::str::Chars<'a>>,
+    line: usize,
+    current: Option<Entry>,
+    paren_depth: usize,
+    paren_line: usize,
+    at_line_start: bool,
+    done: bool,
+}
+
+impl Iterator for Scanner<'_> {
+    type Item = Result<Entry, LexError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
         }
-        at_line_start = false;
-        let entry = current.get_or_insert_with(|| Entry {
+        let item = self.advance();
+        if !matches!(item, Some(Ok(_))) {
+            self.done = true;
+        }
+        item
+    }
+}
+
+impl Scanner<'_> {
+    fn advance(&mut self) -> Option<Result<Entry, LexError>> {
+        let Scanner {
+            chars,
             line,
-            starts_with_blank: false,
-            tokens: Vec::new(),
-        });
-        match c {
-            '(' => {
-                if paren_depth == 0 {
-                    paren_line = line;
-                }
-                paren_depth += 1;
-            }
-            ')' => {
-                if paren_depth == 0 {
-                    return Err(LexError {
-                        line,
-                        message: "')' without a matching '('".into(),
-                    });
-                }
-                paren_depth -= 1;
-            }
-            '"' => {
-                let start_line = line;
-                let mut raw = String::from('"');
-                loop {
-                    match chars.next() {
-                        None | Some('\n') => {
-                            return Err(LexError {
-                                line: start_line,
-                                message: "unterminated quoted string".into(),
-                            })
+            current,
+            paren_depth,
+            paren_line,
+            at_line_start,
+            ..
+        } = self;
+        while let Some(c) = chars.next() {
+            match c {
+                '\n' => {
+                    *line += 1;
+                    *at_line_start = true;
+                    if *paren_depth == 0 {
+                        if let Some(e) = current.take() {
+                            if !e.tokens.is_empty() {
+                                return Some(Ok(e));
+                            }
                         }
-                        Some('\\') => {
-                            raw.push('\\');
+                    }
+                    continue;
+                }
+                ';' => {
+                    while let Some(&n) = chars.peek() {
+                        if n == '\n' {
+                            break;
+                        }
+                        chars.next();
+                    }
+                    continue;
+                }
+                ' ' | '\t' | '\r' => {
+                    if *at_line_start && *paren_depth == 0 && current.is_none() {
+                        *current = Some(Entry {
+                            line: *line,
+                            starts_with_blank: true,
+                            tokens: Vec::new(),
+                        });
+                    }
+                    *at_line_start = false;
+                    continue;
+                }
+                _ => {}
+            }
+            *at_line_start = false;
+            let line = *line;
+            let entry = current.get_or_insert_with(|| Entry {
+                line,
+                starts_with_blank: false,
+                tokens: Vec::new(),
+            });
+            match c {
+                '(' => {
+                    if *paren_depth == 0 {
+                        *paren_line = line;
+                    }
+                    *paren_depth += 1;
+                }
+                ')' => {
+                    if *paren_depth == 0 {
+                        return Some(Err(LexError {
+                            line,
+                            message: "')' without a matching '('".into(),
+                        }));
+                    }
+                    *paren_depth -= 1;
+                }
+                '"' => {
+                    let start_line = line;
+                    let mut raw = String::from('"');
+                    loop {
+                        match chars.next() {
+                            None | Some('\n') => {
+                                return Some(Err(LexError {
+                                    line: start_line,
+                                    message: "unterminated quoted string".into(),
+                                }))
+                            }
+                            Some('\\') => {
+                                raw.push('\\');
+                                match chars.next() {
+                                    Some('\n') | None => {
+                                        return Some(Err(LexError {
+                                            line: start_line,
+                                            message: "unterminated quoted string".into(),
+                                        }))
+                                    }
+                                    Some(e) => raw.push(e),
+                                }
+                            }
+                            Some('"') => {
+                                raw.push('"');
+                                break;
+                            }
+                            Some(o) => raw.push(o),
+                        }
+                    }
+                    entry.tokens.push(Token { raw, quoted: true });
+                }
+                _ => {
+                    let mut raw = String::new();
+                    let mut c = c;
+                    loop {
+                        raw.push(c);
+                        if c == '\\' {
                             match chars.next() {
                                 Some('\n') | None => {
-                                    return Err(LexError {
-                                        line: start_line,
-                                        message: "unterminated quoted string".into(),
-                                    })
+                                    return Some(Err(LexError {
+                                        line,
+                                        message: "a backslash at the end of a line".into(),
+                                    }))
                                 }
                                 Some(e) => raw.push(e),
                             }
                         }
-                        Some('"') => {
-                            raw.push('"');
-                            break;
-                        }
-                        Some(o) => raw.push(o),
-                    }
-                }
-                entry.tokens.push(Token { raw, quoted: true });
-            }
-            _ => {
-                let mut raw = String::new();
-                let mut c = c;
-                loop {
-                    raw.push(c);
-                    if c == '\\' {
-                        match chars.next() {
-                            Some('\n') | None => {
-                                return Err(LexError {
-                                    line,
-                                    message: "a backslash at the end of a line".into(),
-                                })
+                        match chars.peek() {
+                            Some(&n)
+                                if !matches!(
+                                    n,
+                                    ' ' | '\t' | '\r' | '\n' | ';' | '(' | ')' | '"'
+                                ) =>
+                            {
+                                c = n;
+                                chars.next();
                             }
-                            Some(e) => raw.push(e),
+                            _ => break,
                         }
                     }
-                    match chars.peek() {
-                        Some(&n)
-                            if !matches!(n, ' ' | '\t' | '\r' | '\n' | ';' | '(' | ')' | '"') =>
-                        {
-                            c = n;
-                            chars.next();
-                        }
-                        _ => break,
-                    }
+                    entry.tokens.push(Token { raw, quoted: false });
                 }
-                entry.tokens.push(Token { raw, quoted: false });
             }
         }
-    }
-    if paren_depth > 0 {
-        return Err(LexError {
-            line: paren_line,
-            message: "'(' is never closed".into(),
-        });
-    }
-    if let Some(e) = current {
-        if !e.tokens.is_empty() {
-            out.push(e);
+        if *paren_depth > 0 {
+            return Some(Err(LexError {
+                line: *paren_line,
+                message: "'(' is never closed".into(),
+            }));
         }
+        current.take().filter(|e| !e.tokens.is_empty()).map(Ok)
     }
-    Ok(out)
 }
 
 #[cfg(test)]

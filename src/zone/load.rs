@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use hickory_proto::rr::{Name, RecordType};
 
-use super::build::build_zone;
+use super::build::ZoneBuilder;
 use super::file::Reading;
 use super::parse::read_zone_file;
-use super::{name_key, write_name_key, ZoneSet};
+use super::{name_key, ZoneSet};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::watch::FileStamp;
 
@@ -143,31 +143,21 @@ pub fn load_zones(
             continue;
         }
         seen.push((key, file.clone()));
-        let records = read_zone_file(&file, &origin, reading, &mut diags, &mut files_read);
-        let mut plain: PlainIndex = wants_plain(&file, &origin)
-            .into_iter()
-            .map(|k| (k, Vec::new()))
-            .collect();
-        if !plain.is_empty() {
-            let mut key = Vec::new();
-            for r in &records {
-                write_name_key(&r.name, &mut key);
-                let Some(types) = plain.get_mut(&key[..]) else {
-                    continue;
-                };
-                let rtype = r.rdata.record_type();
-                if !types.iter().any(|(t, _, _)| *t == rtype) {
-                    types.push((rtype, r.file.clone(), r.line));
-                }
-            }
-            plain.retain(|_, types| !types.is_empty());
-        }
+        let mut builder = ZoneBuilder::new(&origin);
+        read_zone_file(
+            &file,
+            &origin,
+            reading,
+            &mut diags,
+            &mut files_read,
+            &mut builder,
+        );
         sources.push(ZoneSource {
             origin: origin.clone(),
             file: file.clone(),
-            plain,
+            plain: builder.plain_index(wants_plain(&file, &origin)),
         });
-        if let Some(z) = build_zone(&origin, &file, records, &mut diags) {
+        if let Some(z) = builder.finish(&file, &mut diags) {
             zones.push(z);
         }
     }

@@ -70,13 +70,6 @@ pub struct Nodes {
 }
 
 impl Nodes {
-    pub fn with_capacity(n: usize) -> Self {
-        Nodes {
-            index: HashMap::with_capacity_and_hasher(n, Default::default()),
-            nodes: Vec::with_capacity(n),
-        }
-    }
-
     pub fn get(&self, key: &[u8]) -> Option<&Node> {
         self.index.get(key).map(|&i| &self.nodes[i as usize])
     }
@@ -85,13 +78,16 @@ impl Nodes {
         self.nodes.iter()
     }
 
-    /// The node for `name` (which must be in the zone of `origin`; `key` is its
-    /// [`name_key`]), created with every missing ancestor between it and the apex as an
-    /// empty non-terminal. Ancestors are found by slicing the key: nothing is allocated
-    /// unless one is missing.
-    fn entry(&mut self, origin: &Name, name: &Name, key: Box<[u8]>) -> &mut Node {
+    /// The index of the node for `name` (which must be in the zone of `origin`; `key`
+    /// is its [`name_key`]), created with every missing ancestor between it and the apex
+    /// as an empty non-terminal. Ancestors are found by slicing the key: nothing is
+    /// allocated unless a node is missing.
+    fn entry(&mut self, origin: &Name, name: &Name, key: &[u8]) -> u32 {
+        if let Some(&i) = self.index.get(key) {
+            return i;
+        }
         let mut offsets = Vec::with_capacity(8);
-        label_offsets(&key, &mut offsets);
+        label_offsets(key, &mut offsets);
         // Labels counted from the key: `Name::num_labels` leaves out a leading `*`.
         let labels = offsets.len() - 1;
         let depth = labels.saturating_sub(usize::from(origin.num_labels()));
@@ -103,11 +99,7 @@ impl Nodes {
             let ancestor_name = name.trim_to(labels - up);
             self.push(ancestor.into(), ancestor_name);
         }
-        let i = match self.index.get(&key) {
-            Some(&i) => i,
-            None => self.push(key, name.clone()),
-        };
-        &mut self.nodes[i as usize]
+        self.push(key.into(), name.clone())
     }
 
     fn push(&mut self, key: Box<[u8]>, name: Name) -> u32 {
@@ -143,10 +135,8 @@ impl Zone {
 
     /// Declares that `name` has an RRset of `rtype` chosen by policy group `group`.
     pub fn add_dynamic(&mut self, name: &Name, rtype: RecordType, group: u32) {
-        self.nodes
-            .entry(&self.origin, name, name_key(name))
-            .dynamic
-            .push((rtype, group));
+        let i = self.nodes.entry(&self.origin, name, &name_key(name));
+        self.nodes.nodes[i as usize].dynamic.push((rtype, group));
     }
 
     pub fn soa(&self) -> &RRset {

@@ -35,24 +35,35 @@ pub struct SourceRecord {
     pub rdata: RData,
 }
 
-/// Reads a zone file (and what it includes). Problems go to `diags`; every file read is
-/// stamped into `files_read`, so that a later change to any of them triggers a reload.
+/// Where the reader's records go, one at a time.
+pub trait RecordSink {
+    fn record(&mut self, rec: SourceRecord, diags: &mut Diagnostics);
+}
+
+impl RecordSink for Vec<SourceRecord> {
+    fn record(&mut self, rec: SourceRecord, _: &mut Diagnostics) {
+        self.push(rec);
+    }
+}
+
+/// Reads a zone file (and what it includes) into `sink`. Problems go to `diags`; every
+/// file read is stamped into `files_read`, so that a later change to any of them
+/// triggers a reload.
 pub fn read_zone_file(
     path: &Path,
     origin: &Name,
     reading: &Reading,
     diags: &mut Diagnostics,
     files_read: &mut Vec<FileStamp>,
-) -> Vec<SourceRecord> {
-    let mut out = Vec::new();
+    sink: &mut dyn RecordSink,
+) {
     let mut cx = Reader {
         reading,
         diags,
         files_read,
-        out: &mut out,
+        out: sink,
     };
     cx.file(path, &mut State::new(origin), 0);
-    out
 }
 
 /// As [`read_zone_file`], the file's text given rather than read (`path` names it in
@@ -64,16 +75,15 @@ pub fn read_zone_text(
     origin: &Name,
     reading: &Reading,
     diags: &mut Diagnostics,
-) -> Vec<SourceRecord> {
-    let mut out = Vec::new();
+    sink: &mut dyn RecordSink,
+) {
     let mut cx = Reader {
         reading,
         diags,
         files_read: &mut Vec::new(),
-        out: &mut out,
+        out: sink,
     };
     cx.text(path, text, &mut State::new(origin), 0);
-    out
 }
 
 struct State {
@@ -99,7 +109,7 @@ struct Reader<'a> {
     reading: &'a Reading,
     diags: &'a mut Diagnostics,
     files_read: &'a mut Vec<FileStamp>,
-    out: &'a mut Vec<SourceRecord>,
+    out: &'a mut dyn RecordSink,
 }
 
 impl Reader<'_> {
@@ -113,17 +123,15 @@ impl Reader<'_> {
     }
 
     fn text(&mut self, path: &Path, text: &str, state: &mut State, depth: usize) {
-        let entries = match lexer::entries(text) {
-            Ok(e) => e,
-            Err(e) => {
-                self.diags.push(Diagnostic::error(path, e.line, e.message));
-                return;
-            }
-        };
         let file: Arc<Path> = Arc::from(path);
-        // About a record per entry: one allocation rather than a doubling copy of them all.
-        self.out.reserve(entries.len());
-        for entry in entries {
+        for entry in lexer::scan(text) {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    self.diags.push(Diagnostic::error(path, e.line, e.message));
+                    return;
+                }
+            };
             let line = entry.line;
             let first = entry.tokens[0].text();
             if !entry.starts_with_blank && first.starts_with('$') {
@@ -209,13 +217,16 @@ impl Reader<'_> {
                 continue;
             }
             match parse_record(&entry.tokens, entry.starts_with_blank, state) {
-                Ok((name, ttl, rdata)) => self.out.push(SourceRecord {
-                    file: file.clone(),
-                    line,
-                    name,
-                    ttl,
-                    rdata,
-                }),
+                Ok((name, ttl, rdata)) => self.out.record(
+                    SourceRecord {
+                        file: file.clone(),
+                        line,
+                        name,
+                        ttl,
+                        rdata,
+                    },
+                    self.diags,
+                ),
                 Err(m) => self.diags.push(Diagnostic::error(path, line, m)),
             }
         }
@@ -649,12 +660,14 @@ mod tests {
         let p = dir.path().join("example.com.zone");
         std::fs::write(&p, src).unwrap();
         let mut d = Diagnostics::default();
-        let recs = read_zone_file(
+        let mut recs = Vec::new();
+        read_zone_file(
             &p,
             &Name::from_str("example.com.").unwrap(),
             &Reading::new(dir.path(), 1 << 20),
             &mut d,
             &mut Vec::new(),
+            &mut recs,
         );
         (recs, d)
     }
