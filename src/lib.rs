@@ -5,6 +5,7 @@
 //! - `config`      — hadns.toml.
 //! - `diag`        — problems at `file:line`.
 //! - `watch`       — file stamps and the one polling loop that notices changes.
+//! - `memory`      — the room left under the process's memory limits.
 //! - `draw`        — the per-query randomness (and probe jitter).
 //! - `coordinates` — positions on the Earth and the distance between them.
 //! - `zone`        — zone files: lexer → parse → build → an immutable `ZoneSet`.
@@ -24,7 +25,7 @@
 //! - `cluster`     — gossip with the other nodes (sealed with the cluster key): shares
 //!   observations and override writes with the health engine, compares zone files.
 //! - `secondaries` — for zone transfers: serials that move with every change, NOTIFY.
-//! - `reload`      — SIGHUP, file changes and the API: load again and swap in.
+//! - `reload`      — SIGHUP, file changes and the API: read again what changed, swap in.
 //! - `route53`     — import from Route 53's JSON into zone + policy files, export a loaded
 //!   zone back as a change batch.
 //! - `metrics`     — metric names and the Prometheus exporter; a leaf the others call.
@@ -42,6 +43,7 @@ pub mod draw;
 pub mod health;
 pub mod http;
 pub mod load;
+pub mod memory;
 pub mod metrics;
 pub mod policy;
 pub mod reload;

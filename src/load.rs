@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use ::metrics::Counter;
 use hickory_proto::rr::Name;
@@ -20,7 +21,7 @@ use crate::policy::file::{read_policy_file, referenced_names, Context};
 use crate::policy::ZonePolicies;
 use crate::watch::FileStamp;
 use crate::zone::file::Reading;
-use crate::zone::{load_zones, ZoneSet};
+use crate::zone::{load_zones, Kept, ZoneSet};
 
 /// Everything loaded from files, valid as a whole; immutable until the next reload.
 #[derive(Debug, Default)]
@@ -37,6 +38,14 @@ pub struct Content {
     /// Each zone's origin and a hash of its zone file and policy file as read: what the
     /// nodes of a cluster compare.
     pub digests: Vec<(String, String)>,
+    /// The config file as it was read.
+    pub config_read: Option<FileStamp>,
+    /// Indexed like `zones.zones`: every file the zone was read from (the zone file, its
+    /// includes, the policy file beside it), stamped before reading. A reload reads a
+    /// zone again only when one of them changed.
+    pub read: Vec<Vec<FileStamp>>,
+    /// How many zones this load read; the others were kept from the previous load.
+    pub zones_read: usize,
 }
 
 /// The counters of one zone: its queries, and the answers of each policy record set
@@ -75,25 +84,32 @@ impl ZoneMetrics {
     }
 }
 
+/// A zone's policies as read: attached to the zone's names now, or kept with a zone
+/// kept from the previous load (and attached to it then).
+pub struct ReadPolicies {
+    pub origin: Name,
+    pub policies: ZonePolicies,
+    pub kept: bool,
+}
+
 impl Content {
     /// Zones with their policy groups attached to the names they answer for.
-    pub fn new(
-        mut zones: ZoneSet,
-        mut by_origin: Vec<(Name, ZonePolicies)>,
-        locator: Locator,
-    ) -> Self {
+    pub fn new(mut zones: ZoneSet, mut by_origin: Vec<ReadPolicies>, locator: Locator) -> Self {
         let policies: Vec<ZonePolicies> = zones
             .zones
             .iter_mut()
             .map(|zone| {
-                let Some(at) = by_origin.iter().position(|(o, _)| *o == zone.origin) else {
+                let Some(at) = by_origin.iter().position(|p| p.origin == zone.origin) else {
                     return ZonePolicies::default();
                 };
-                let (_, p) = by_origin.swap_remove(at);
-                for (i, g) in p.groups.iter().enumerate() {
-                    zone.add_dynamic(&g.name, g.rtype, i as u32);
+                let read = by_origin.swap_remove(at);
+                if !read.kept {
+                    let zone = Arc::get_mut(zone).expect("a zone read now is not shared yet");
+                    for (i, g) in read.policies.groups.iter().enumerate() {
+                        zone.add_dynamic(&g.name, g.rtype, i as u32);
+                    }
                 }
-                p
+                read.policies
             })
             .collect();
         let mut ids = std::collections::HashSet::new();
@@ -116,7 +132,28 @@ impl Content {
             locator,
             metrics,
             digests: Vec::new(),
+            config_read: None,
+            read: Vec::new(),
+            zones_read: 0,
         }
+    }
+
+    /// The zone read from `zone_file`, if none of the files it was read from changed
+    /// since (the config neither, as `config` shows: it says how zones are read).
+    fn unchanged(&self, config: &FileStamp, zone_file: &Path) -> Option<(usize, Kept)> {
+        if self.config_read.as_ref() != Some(config) || config.seen.is_none() {
+            return None;
+        }
+        let i = self
+            .read
+            .iter()
+            .position(|files| files.first().is_some_and(|f| f.path == zone_file))?;
+        let files = &self.read[i];
+        let zone_files = files[..files.len() - 1].to_vec();
+        files
+            .iter()
+            .all(FileStamp::is_current)
+            .then(|| (i, (self.zones.zones[i].clone(), zone_files)))
     }
 }
 
@@ -144,6 +181,12 @@ fn sibling(path: &Path, from: &str, to: &str) -> PathBuf {
 /// Reads the config at `config_path` and everything it names. Every problem is in
 /// `diags`; `content` only when there is none.
 pub fn load(config_path: &Path) -> Loaded {
+    load_keeping(config_path, None)
+}
+
+/// As [`load`], keeping from `previous` every zone none of whose files changed since it
+/// was read (with its policies): a reload reads only what changed.
+pub fn load_keeping(config_path: &Path, previous: Option<&Content>) -> Loaded {
     let mut files = vec![FileStamp::of(config_path)];
     let config = match Config::load(config_path) {
         Ok(c) => c,
@@ -160,7 +203,7 @@ pub fn load(config_path: &Path) -> Loaded {
         }
     };
     let mut diags = Diagnostics::default();
-    let content = read_content(&config, &mut diags, &mut files);
+    let content = read_content(&config, previous, &mut diags, &mut files);
     Loaded {
         config: Some(config),
         content,
@@ -172,20 +215,53 @@ pub fn load(config_path: &Path) -> Loaded {
 /// The zones, policies and client data of a config.
 fn read_content(
     config: &Config,
+    previous: Option<&Content>,
     diags: &mut Diagnostics,
     files: &mut Vec<FileStamp>,
 ) -> Option<Content> {
     let dir = &config.server.zones_dir;
     let reading = Reading::new(dir, config.server.max_zone_file_size);
-    let zones = load_zones(dir, &reading, |zone, origin| {
-        referenced_names(&sibling(zone, ".zone", ".toml"), origin, &reading)
-    });
+    let config_read = files[0].clone();
+    let kept = |zone: &Path| previous?.unchanged(&config_read, zone);
+    let zones = load_zones(
+        dir,
+        &reading,
+        |zone, origin| referenced_names(&sibling(zone, ".zone", ".toml"), origin, &reading),
+        |zone| kept(zone).map(|(_, k)| k),
+    );
     diags.extend(zones.diags);
     files.extend(zones.files);
     let mut policies = Vec::new();
+    let mut read = Vec::new();
+    let mut digests = Vec::new();
     for source in &zones.sources {
         let path = sibling(&source.file, ".zone", ".toml");
-        files.push(FileStamp::of(&path));
+        let stamp = FileStamp::of(&path);
+        files.push(stamp.clone());
+        read.push(source.files.iter().cloned().chain([stamp]).collect());
+        let was = match (previous, source.kept) {
+            (Some(p), true) => kept(&source.file).map(|(i, _)| (p, i)),
+            _ => None,
+        };
+        if let Some((previous, i)) = was {
+            let origin = source.origin.to_string();
+            if let Some(d) = previous.digests.iter().find(|(o, _)| *o == origin) {
+                digests.push(d.clone());
+            }
+            policies.push(ReadPolicies {
+                origin: source.origin.clone(),
+                policies: previous.policies[i].clone(),
+                kept: true,
+            });
+            continue;
+        }
+        // Only a cluster compares them; reading a large zone again is not free.
+        if config.cluster.is_some() {
+            digests.push((
+                source.origin.to_string(),
+                files_digest(&[&source.file, &path]),
+            ));
+        }
         if !path.exists() {
             continue;
         }
@@ -196,7 +272,11 @@ fn read_content(
             plain: &source.plain,
         };
         if let Some(p) = read_policy_file(&path, &cx, diags) {
-            policies.push((source.origin.clone(), p));
+            policies.push(ReadPolicies {
+                origin: source.origin.clone(),
+                policies: p,
+                kept: false,
+            });
         }
     }
     // A policy file with no zone file beside it is a typo waiting to bite.
@@ -231,16 +311,7 @@ fn read_content(
             LatencyTable::read(path, &ids, diags)
         });
     shared_check_ids(&policies, diags);
-    // Only a cluster compares them; reading a large zone again is not free.
-    let digests = zones
-        .sources
-        .iter()
-        .filter(|_| config.cluster.is_some())
-        .map(|s| {
-            let policy = sibling(&s.file, ".zone", ".toml");
-            (s.origin.to_string(), files_digest(&[&s.file, &policy]))
-        })
-        .collect();
+    let kept_count = zones.sources.iter().filter(|s| s.kept).count();
     drop(zones.sources);
     release_freed_memory();
     let locator = Locator {
@@ -251,6 +322,9 @@ fn read_content(
     match zones.zones {
         Some(zones) if !diags.has_errors() => Some(Content {
             digests,
+            config_read: Some(config_read),
+            read,
+            zones_read: zones.zones.len() - kept_count,
             ..Content::new(zones, policies, locator)
         }),
         _ => None,
@@ -271,9 +345,9 @@ fn files_digest(files: &[&Path]) -> String {
         .collect()
 }
 
-/// Reading a large zone leaves most of what parsing used freed but held by the
-/// allocator (hundreds of MiB for a million records): hand it back to the system.
-fn release_freed_memory() {
+/// Reading a large zone, or dropping the zones a reload replaced, leaves memory freed
+/// but held by the allocator (hundreds of MiB for a million records): hand it back.
+pub fn release_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only releases memory that is free.
     unsafe {
@@ -283,9 +357,9 @@ fn release_freed_memory() {
 
 /// Check ids are shared by all zones: one id declared in two policy files must mean the
 /// same check (it is then probed once), or the second is an error naming the first.
-fn shared_check_ids(policies: &[(Name, ZonePolicies)], diags: &mut Diagnostics) {
+fn shared_check_ids(policies: &[ReadPolicies], diags: &mut Diagnostics) {
     let mut seen: HashMap<&str, (&Path, &HealthCheck)> = HashMap::new();
-    for p in policies.iter().map(|(_, p)| p) {
+    for p in policies.iter().map(|p| &p.policies) {
         for c in &p.health_checks {
             match seen.get(c.id.as_str()) {
                 None => {

@@ -1,5 +1,5 @@
-//! Reloading: on SIGHUP or a change in the zone files, read and check everything again
-//! and swap it in whole. Anything invalid leaves the serving zones untouched.
+//! Reloading: on SIGHUP or a change in the zone files, read again what changed, check
+//! everything and swap it in whole. Anything invalid leaves the serving zones untouched.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::config::Config;
 use crate::diag::Diagnostic;
 use crate::health::Engine;
-use crate::load::{load, Content};
+use crate::load::{load_keeping, release_freed_memory, Content};
 use crate::metrics;
 use crate::snapshot::Live;
 use crate::watch::{self, FileStamp};
@@ -36,6 +36,8 @@ pub const QUIET: Duration = Duration::from_secs(2);
 #[derive(Debug)]
 pub struct Reloaded {
     pub zones: usize,
+    /// Zones read again (their files changed); the others were kept as they were.
+    pub read: usize,
     pub records: usize,
 }
 
@@ -59,7 +61,8 @@ impl Reloader {
         }
     }
 
-    /// Reads everything again and, if it is all valid, swaps it in: new health checks
+    /// Reads again every zone whose files changed (the config, if it changed, and the
+    /// client data) and, if it is all valid, swaps it in: new health checks
     /// get their first round first, and checks whose definition did not change keep
     /// their state.
     pub async fn reload(self: &Arc<Self>, trigger: &str) -> Result<Reloaded, Vec<Diagnostic>> {
@@ -82,13 +85,17 @@ impl Reloader {
         self.engine.configure(content.checks.clone()).await;
         let done = Reloaded {
             zones: content.zones.zones.len(),
+            read: content.zones_read,
             records: content.zones.record_count(),
         };
         self.live.swap(Some(content), || self.engine.table());
+        // What the reload replaced is freed by now, unless a query still holds it.
+        let _ = tokio::task::spawn_blocking(release_freed_memory).await;
         metrics::reload_done(true);
         tracing::info!(
             trigger,
             zones = done.zones,
+            read = done.read,
             records = done.records,
             "zones reloaded"
         );
@@ -99,7 +106,10 @@ impl Reloader {
     fn read_all(&self) -> Result<Content, Vec<Diagnostic>> {
         // Held while loading: the watcher waits rather than see half-updated stamps.
         let mut watched = self.watched.lock().unwrap_or_else(|p| p.into_inner());
-        let loaded = load(&self.config_path);
+        // Zones whose files did not change are kept, not read again.
+        let serving = self.live.load().content.clone();
+        let loaded = load_keeping(&self.config_path, Some(&serving));
+        drop(serving);
         *watched = loaded.files;
         drop(watched);
         for w in loaded.diags.warnings() {
@@ -123,6 +133,8 @@ impl Reloader {
     }
 
     fn rejected(&self, trigger: &str, errors: Vec<Diagnostic>) -> Vec<Diagnostic> {
+        // What the refused read took goes back (a limit on address space counts it).
+        release_freed_memory();
         metrics::reload_done(false);
         for e in &errors {
             tracing::error!("{e}");

@@ -17,6 +17,8 @@ use crate::zone::RRset;
 /// serves. Immutable.
 #[derive(Debug, Default)]
 pub struct Snapshot {
+    /// Never the same for two snapshots (an address could be: a freed one's reused).
+    pub id: u64,
     pub content: Arc<Content>,
     /// Indexed like `content.zones.zones`.
     pub choices: Vec<ZoneChoices>,
@@ -111,7 +113,9 @@ impl Snapshot {
             .iter()
             .map(|z| z.soa().clone())
             .collect();
+        static IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Snapshot {
+            id: IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             content,
             choices,
             soas,

@@ -9,19 +9,27 @@ use std::time::{Duration, SystemTime};
 /// How often watched files are looked at.
 pub const INTERVAL: Duration = Duration::from_secs(1);
 
-/// A file's modification time and size as they were when it was read. A different stamp
-/// later means the file changed since (or appeared, or went away).
+/// A file's modification time, size, inode and change time as they were when it was
+/// read. A different stamp later means the file changed since (or appeared, or went
+/// away, or was replaced). The change time cannot be set back: a rewrite that keeps the
+/// size and restores the modification time (`touch -r`, `cp -p`) still shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileStamp {
     pub path: PathBuf,
-    pub seen: Option<(SystemTime, u64)>,
+    pub seen: Option<(SystemTime, u64, u64, (i64, i64))>,
 }
 
 impl FileStamp {
     pub fn of(path: &Path) -> Self {
-        let seen = std::fs::metadata(path)
-            .ok()
-            .and_then(|m| Some((m.modified().ok()?, m.len())));
+        use std::os::unix::fs::MetadataExt;
+        let seen = std::fs::metadata(path).ok().and_then(|m| {
+            Some((
+                m.modified().ok()?,
+                m.len(),
+                m.ino(),
+                (m.ctime(), m.ctime_nsec()),
+            ))
+        });
         FileStamp {
             path: path.to_path_buf(),
             seen,

@@ -12,7 +12,8 @@ fn www(s: &Server) -> Vec<String> {
     s.dig("www.example.com A").answer_data("A")
 }
 
-/// Rewrites a file keeping its size and modification time, so only a SIGHUP notices.
+/// Rewrites a file keeping its size and modification time, so the watcher takes no
+/// notice until its change time (which no one can set back) is seen.
 fn rewrite_unnoticed(path: &std::path::Path, text: &str) {
     let reference = path.with_extension("ref");
     assert!(Command::new("touch")
@@ -319,4 +320,116 @@ fn a_file_written_slowly_in_place_is_not_read_half_way() {
     wait_for("the new data", || {
         s.dig("h199.example.com A").answer_data("A") == ["192.0.2.2"]
     });
+}
+
+fn weighted(name: &str, ip: &str) -> String {
+    format!("[[record]]\nname = \"{name}\"\ntype = \"A\"\nttl = 60\nset_id = \"one\"\nweight = 1\nvalues = [\"{ip}\"]\n")
+}
+
+/// A reload reads again only the zones whose files changed (zone file, included file or
+/// policy file; all of them when the config changed); the others are kept as they are,
+/// policies included, and every zone answers as its files say.
+#[test]
+fn a_reload_reads_only_the_zones_whose_files_changed() {
+    let token = "reload-token-long-enough";
+    let s = Server::start_with_files(
+        &[
+            (
+                "a.example.zone",
+                &zone("a.example", "www A 192.0.2.1\n$INCLUDE a.inc"),
+            ),
+            ("a.inc", "inc A 192.0.2.2\n"),
+            ("b.example.zone", &zone("b.example", "www A 192.0.2.3")),
+            ("c.example.zone", &zone("c.example", "www A 192.0.2.4")),
+            ("c.example.toml", &weighted("lb", "192.0.2.5")),
+        ],
+        "[http]\ntoken_file = \"token\"\n",
+        &[("token", token.as_bytes())],
+    );
+    let reload = || {
+        let (code, body) = s.http("POST", "/api/v1/reload", Some(token), "");
+        assert_eq!(code, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        (v["zones"].as_u64().unwrap(), v["read"].as_u64().unwrap())
+    };
+    assert_eq!(reload(), (3, 0), "nothing changed, nothing is read");
+
+    std::fs::write(s.zone_path("a.inc"), "inc A 192.0.2.7\n").unwrap();
+    std::fs::write(s.zone_path("c.example.toml"), weighted("lb", "192.0.2.6")).unwrap();
+    assert_eq!(reload(), (3, 2), "a (its include) and c (its policy file)");
+    assert_eq!(s.a("inc.a.example"), ["192.0.2.7"]);
+    assert_eq!(s.a("lb.c.example"), ["192.0.2.6"]);
+    assert_eq!(s.a("www.b.example"), ["192.0.2.3"]);
+
+    std::fs::write(
+        s.zone_path("b.example.zone"),
+        zone("b.example", "www A 192.0.2.8"),
+    )
+    .unwrap();
+    assert_eq!(reload(), (3, 1));
+    assert_eq!(s.a("www.b.example"), ["192.0.2.8"]);
+    // The kept zones answer as before, the kept policy included.
+    assert_eq!(s.a("lb.c.example"), ["192.0.2.6"]);
+    assert_eq!(s.a("inc.a.example"), ["192.0.2.7"]);
+
+    let config = std::fs::read_to_string(s.config_path()).unwrap();
+    std::fs::write(s.config_path(), config + "\n# touched\n").unwrap();
+    assert_eq!(reload(), (3, 3), "the config says how zones are read");
+}
+
+/// A reload that would not fit under the process's memory limit stops reading before
+/// an allocation fails (which would abort the process): the reload is refused with the
+/// file, line and reason, the old data keeps serving, and a reload that fits works.
+#[test]
+fn a_reload_that_would_not_fit_in_memory_is_refused_and_the_old_data_keeps_serving() {
+    let token = "reload-token-long-enough";
+    let s = Server::start_with_files(
+        &[("example.com.zone", &zone("example.com", "www A 192.0.2.10"))],
+        "[http]\ntoken_file = \"token\"\n",
+        &[("token", token.as_bytes())],
+    );
+    // Room for some 200 MiB more than it uses now; a million records need about 450.
+    let statm = std::fs::read_to_string(format!("/proc/{}/statm", s.pid())).unwrap();
+    let pages: u64 = statm.split_whitespace().next().unwrap().parse().unwrap();
+    let limit = pages * 4096 + (200 << 20);
+    let rlim = libc::rlimit {
+        rlim_cur: limit,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: sets one limit of a process this test started.
+    let set =
+        unsafe { libc::prlimit(s.pid() as i32, libc::RLIMIT_AS, &rlim, std::ptr::null_mut()) };
+    assert_eq!(set, 0, "prlimit: {}", std::io::Error::last_os_error());
+
+    let mut big = zone("example.com", "www A 192.0.2.11");
+    for i in 0..1_000_000u32 {
+        use std::fmt::Write;
+        let _ = writeln!(big, "h{i} A 10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255);
+    }
+    std::fs::write(s.zone_path("example.com.zone"), &big).unwrap();
+    let (code, body) = s.http("POST", "/api/v1/reload", Some(token), "");
+    assert_eq!(code, 422, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let e = &v["errors"][0];
+    let message = e["message"].as_str().unwrap();
+    assert!(
+        message.contains("reading stopped") && message.contains("address-space limit"),
+        "{e}"
+    );
+    assert!(
+        e["file"].as_str().unwrap().ends_with("example.com.zone"),
+        "{e}"
+    );
+    assert!(e["line"].as_u64().unwrap() > 1000, "{e}");
+    assert_eq!(www(&s), ["192.0.2.10"]);
+    assert!(s.log().contains("reading stopped"), "{}", s.log());
+
+    std::fs::write(
+        s.zone_path("example.com.zone"),
+        zone("example.com", "www A 192.0.2.12"),
+    )
+    .unwrap();
+    let (code, body) = s.http("POST", "/api/v1/reload", Some(token), "");
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(www(&s), ["192.0.2.12"]);
 }

@@ -39,9 +39,9 @@ const MAX_KEY: usize = 255 + 7;
 /// One worker's cached answers, all made from one snapshot.
 #[derive(Default)]
 pub struct AnswerCache {
-    /// Held so that its address cannot be reused by a newer snapshot while entries made
-    /// from it remain.
-    snapshot: Option<Arc<Snapshot>>,
+    /// The [`Snapshot::id`] the entries were made from. Not the snapshot itself: an idle
+    /// worker would hold one that a reload replaced, and its memory with it.
+    snapshot: Option<u64>,
     /// Keyed by names clients choose: hashed with a seed of its own (no flooding one
     /// bucket with names made to collide).
     entries: HashMap<Box<[u8]>, Cached, foldhash::quality::RandomState>,
@@ -164,14 +164,10 @@ impl Key {
 impl AnswerCache {
     /// The entries made from `snapshot`; those of an older one are dropped first.
     pub fn for_snapshot(&mut self, snapshot: &Arc<Snapshot>) -> &mut Self {
-        if !self
-            .snapshot
-            .as_ref()
-            .is_some_and(|d| Arc::ptr_eq(d, snapshot))
-        {
+        if self.snapshot != Some(snapshot.id) {
             self.entries.clear();
             self.prepared.clear();
-            self.snapshot = Some(snapshot.clone());
+            self.snapshot = Some(snapshot.id);
         }
         self
     }

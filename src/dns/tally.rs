@@ -61,7 +61,6 @@ impl Tally {
             .is_some_and(|s| Arc::ptr_eq(s, snapshot))
         {
             self.flush();
-            self.snapshot = Some(snapshot.clone());
         }
         let kept = &mut self.counts[..self.n];
         if let Some((_, n)) = kept.iter_mut().flatten().find(|(c, _)| *c == count) {
@@ -71,13 +70,17 @@ impl Tally {
         if self.n == KEPT {
             self.flush();
         }
+        if self.snapshot.is_none() {
+            self.snapshot = Some(snapshot.clone());
+        }
         self.counts[self.n] = Some((count, 1));
         self.n += 1;
     }
 
-    /// Hands every count to the shared counters.
+    /// Hands every count to the shared counters, and lets go of the snapshot (a
+    /// worker that falls idle must not keep one that a reload replaced).
     pub fn flush(&mut self) {
-        let Some(snapshot) = &self.snapshot else {
+        let Some(snapshot) = self.snapshot.take() else {
             return;
         };
         for (count, n) in self.counts[..self.n].iter_mut().filter_map(Option::take) {

@@ -399,7 +399,7 @@ impl Api {
         match reloaded {
             Ok(done) => reply(
                 StatusCode::OK,
-                json!({ "result": "reloaded", "zones": done.zones, "records": done.records }),
+                json!({ "result": "reloaded", "zones": done.zones, "read": done.read, "records": done.records }),
             ),
             Err(errors) => {
                 let errors: Vec<_> = errors

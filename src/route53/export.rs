@@ -466,7 +466,7 @@ fn check_config(c: &crate::health::HealthCheck, notes: &mut Vec<String>) -> Heal
 
 /// The zone `origin` among the loaded ones, with its policies.
 pub fn find<'a>(
-    zones: &'a [Zone],
+    zones: &'a [std::sync::Arc<Zone>],
     policies: &'a [ZonePolicies],
     origin: &Name,
 ) -> Option<(&'a Zone, &'a ZonePolicies)> {

@@ -3,6 +3,7 @@
 //! zone, CNAME alone at its name, no NS or DNAME at a wildcard.
 
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use hickory_proto::rr::{Name, RData, RecordType};
 use super::parse::{RecordSink, SourceRecord};
 use super::{name_key, write_name_key, Nodes, PlainIndex, RRset, Zone};
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::memory;
 
 /// Where an RRset was first written: for error messages that name both sides, and for
 /// the policy file's references to plain records.
@@ -22,9 +24,14 @@ struct Written {
     line: u32,
 }
 
+/// Records between two looks at the memory left (a few µs each).
+const CHECK_MEMORY_EVERY: usize = 1 << 16;
+
 /// Builds one zone from its records as the reader produces them, in place: no list of
 /// every record is ever held, so reading a zone costs little more than serving it.
 pub struct ZoneBuilder {
+    /// Records taken so far.
+    records: usize,
     origin: Name,
     origin_key: Box<[u8]>,
     nodes: Nodes,
@@ -40,6 +47,7 @@ pub struct ZoneBuilder {
 impl ZoneBuilder {
     pub fn new(origin: &Name) -> Self {
         ZoneBuilder {
+            records: 0,
             origin: origin.clone(),
             origin_key: name_key(origin),
             nodes: Nodes::default(),
@@ -164,7 +172,29 @@ impl ZoneBuilder {
 }
 
 impl RecordSink for ZoneBuilder {
-    fn record(&mut self, rec: SourceRecord, diags: &mut Diagnostics) {
+    fn record(&mut self, rec: SourceRecord, diags: &mut Diagnostics) -> ControlFlow<()> {
+        self.records += 1;
+        if self.records % CHECK_MEMORY_EVERY == 0 {
+            if let Err(m) = memory::fits(self.next_growth()) {
+                let m = format!("{m}; the zones in service keep serving");
+                self.error(diags, &rec.file, rec.line, m);
+                return ControlFlow::Break(());
+            }
+        }
+        self.add(rec, diags);
+        ControlFlow::Continue(())
+    }
+}
+
+impl ZoneBuilder {
+    /// What the next stretch of records may take at once: the doubling of any table,
+    /// and the records themselves.
+    fn next_growth(&self) -> u64 {
+        let written = self.written.capacity() * std::mem::size_of::<Written>();
+        (self.nodes.growth_bytes() + written + CHECK_MEMORY_EVERY * 1024) as u64
+    }
+
+    fn add(&mut self, rec: SourceRecord, diags: &mut Diagnostics) {
         let origin = &self.origin;
         if !origin.zone_of(&rec.name) {
             let m = format!("out-of-zone data: {} is not in zone {origin}", rec.name);

@@ -10,7 +10,7 @@ use hickory_proto::rr::{Name, RecordType};
 use super::build::ZoneBuilder;
 use super::file::Reading;
 use super::parse::read_zone_file;
-use super::{name_key, ZoneSet};
+use super::{name_key, Zone, ZoneSet};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::watch::FileStamp;
 
@@ -70,7 +70,14 @@ pub struct ZoneSource {
     pub origin: Name,
     pub file: PathBuf,
     pub plain: PlainIndex,
+    /// The zone file and every file it included, stamped before they were read.
+    pub files: Vec<FileStamp>,
+    /// Not read: the zone was kept from the previous load, none of its files changed.
+    pub kept: bool,
 }
+
+/// A zone kept from an earlier load, with the stamps of the files it was read from.
+pub type Kept = (Arc<Zone>, Vec<FileStamp>);
 
 /// The outcome of loading a zones directory.
 #[derive(Debug)]
@@ -89,10 +96,13 @@ pub struct ZoneFiles {
 /// Loads and validates every zone. `wants_plain` gives, for a zone file and its origin,
 /// the names whose plain records the policy file beside it refers to: only those are
 /// indexed, since a full index of a large zone costs as much as the zone itself.
+/// `keep` gives, for a zone file, the zone an earlier load read from it when it need not
+/// be read again.
 pub fn load_zones(
     dir: &Path,
     reading: &Reading,
     wants_plain: impl Fn(&Path, &Name) -> Vec<Box<[u8]>>,
+    keep: impl Fn(&Path) -> Option<Kept>,
 ) -> ZoneFiles {
     let mut diags = Diagnostics::default();
     let mut files_read = vec![FileStamp::of(dir)];
@@ -143,23 +153,40 @@ pub fn load_zones(
             continue;
         }
         seen.push((key, file.clone()));
+        if let Some((zone, stamps)) = keep(&file) {
+            files_read.extend(stamps.iter().cloned());
+            zones.push(zone);
+            sources.push(ZoneSource {
+                origin,
+                file,
+                plain: PlainIndex::new(),
+                files: stamps,
+                kept: true,
+            });
+            continue;
+        }
         let mut builder = ZoneBuilder::new(&origin);
+        let mut stamps = Vec::new();
         read_zone_file(
             &file,
             &origin,
             reading,
             &mut diags,
-            &mut files_read,
+            &mut stamps,
             &mut builder,
         );
-        sources.push(ZoneSource {
-            origin: origin.clone(),
-            file: file.clone(),
-            plain: builder.plain_index(wants_plain(&file, &origin)),
-        });
+        files_read.extend(stamps.iter().cloned());
+        let plain = builder.plain_index(wants_plain(&file, &origin));
         if let Some(z) = builder.finish(&file, &mut diags) {
-            zones.push(z);
+            zones.push(Arc::new(z));
         }
+        sources.push(ZoneSource {
+            origin,
+            file,
+            plain,
+            files: stamps,
+            kept: false,
+        });
     }
     let zones = (!diags.has_errors()).then(|| ZoneSet::new(zones));
     ZoneFiles {

@@ -13,10 +13,11 @@ pub mod svcb;
 pub mod text;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use hickory_proto::rr::{Name, RData, RecordType};
 
-pub use load::{load_zones, PlainIndex, ZoneFiles, ZoneSource};
+pub use load::{load_zones, Kept, PlainIndex, ZoneFiles, ZoneSource};
 
 /// All the records of one name and type.
 #[derive(Debug, Clone)]
@@ -70,6 +71,12 @@ pub struct Nodes {
 }
 
 impl Nodes {
+    /// The most the next growth of the node vector and its index can take at once.
+    fn growth_bytes(&self) -> usize {
+        let slot = std::mem::size_of::<(Box<[u8]>, u32)>() + 1;
+        self.nodes.capacity() * std::mem::size_of::<Node>() + 2 * self.index.capacity() * slot
+    }
+
     pub fn get(&self, key: &[u8]) -> Option<&Node> {
         self.index.get(key).map(|&i| &self.nodes[i as usize])
     }
@@ -149,12 +156,13 @@ impl Zone {
 /// Every zone served, by origin.
 #[derive(Debug, Default)]
 pub struct ZoneSet {
-    pub zones: Vec<Zone>,
+    /// Shared: a reload keeps each zone whose files did not change.
+    pub zones: Vec<Arc<Zone>>,
     by_origin: HashMap<Box<[u8]>, usize, rustc_hash::FxBuildHasher>,
 }
 
 impl ZoneSet {
-    pub fn new(zones: Vec<Zone>) -> Self {
+    pub fn new(zones: Vec<Arc<Zone>>) -> Self {
         let by_origin = zones
             .iter()
             .enumerate()
@@ -165,7 +173,7 @@ impl ZoneSet {
 
     /// The zone with this origin (a lowercased wire-form key), with its index.
     pub fn find(&self, key: &[u8]) -> Option<(usize, &Zone)> {
-        self.by_origin.get(key).map(|&i| (i, &self.zones[i]))
+        self.by_origin.get(key).map(|&i| (i, &*self.zones[i]))
     }
 
     pub fn record_count(&self) -> usize {

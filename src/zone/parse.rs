@@ -4,6 +4,7 @@
 //! `\#` form are read here (`text`, `svcb`); the other types' data by hickory-proto.
 
 use super::file::Reading;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -35,14 +36,16 @@ pub struct SourceRecord {
     pub rdata: RData,
 }
 
-/// Where the reader's records go, one at a time.
+/// Where the reader's records go, one at a time. `Break` stops the reading (the sink
+/// has said why in `diags`).
 pub trait RecordSink {
-    fn record(&mut self, rec: SourceRecord, diags: &mut Diagnostics);
+    fn record(&mut self, rec: SourceRecord, diags: &mut Diagnostics) -> ControlFlow<()>;
 }
 
 impl RecordSink for Vec<SourceRecord> {
-    fn record(&mut self, rec: SourceRecord, _: &mut Diagnostics) {
+    fn record(&mut self, rec: SourceRecord, _: &mut Diagnostics) -> ControlFlow<()> {
         self.push(rec);
+        ControlFlow::Continue(())
     }
 }
 
@@ -62,6 +65,7 @@ pub fn read_zone_file(
         diags,
         files_read,
         out: sink,
+        stopped: false,
     };
     cx.file(path, &mut State::new(origin), 0);
 }
@@ -82,6 +86,7 @@ pub fn read_zone_text(
         diags,
         files_read: &mut Vec::new(),
         out: sink,
+        stopped: false,
     };
     cx.text(path, text, &mut State::new(origin), 0);
 }
@@ -110,6 +115,8 @@ struct Reader<'a> {
     diags: &'a mut Diagnostics,
     files_read: &'a mut Vec<FileStamp>,
     out: &'a mut dyn RecordSink,
+    /// The sink said stop: nothing more is read, included files neither.
+    stopped: bool,
 }
 
 impl Reader<'_> {
@@ -125,6 +132,9 @@ impl Reader<'_> {
     fn text(&mut self, path: &Path, text: &str, state: &mut State, depth: usize) {
         let file: Arc<Path> = Arc::from(path);
         for entry in lexer::scan(text) {
+            if self.stopped {
+                return;
+            }
             let entry = match entry {
                 Ok(e) => e,
                 Err(e) => {
@@ -217,16 +227,16 @@ impl Reader<'_> {
                 continue;
             }
             match parse_record(&entry.tokens, entry.starts_with_blank, state) {
-                Ok((name, ttl, rdata)) => self.out.record(
-                    SourceRecord {
+                Ok((name, ttl, rdata)) => {
+                    let rec = SourceRecord {
                         file: file.clone(),
                         line,
                         name,
                         ttl,
                         rdata,
-                    },
-                    self.diags,
-                ),
+                    };
+                    self.stopped = self.out.record(rec, self.diags).is_break();
+                }
                 Err(m) => self.diags.push(Diagnostic::error(path, line, m)),
             }
         }
