@@ -20,7 +20,7 @@ use crate::metrics::{self, ZoneQueries};
 use crate::policy::file::{read_policy_file, referenced_names, Context};
 use crate::policy::ZonePolicies;
 use crate::watch::FileStamp;
-use crate::zone::file::Reading;
+use crate::zone::file::{Progress, Reading};
 use crate::zone::{load_zones, Kept, ZoneSet};
 
 /// Everything loaded from files, valid as a whole; immutable until the next reload.
@@ -181,12 +181,17 @@ fn sibling(path: &Path, from: &str, to: &str) -> PathBuf {
 /// Reads the config at `config_path` and everything it names. Every problem is in
 /// `diags`; `content` only when there is none.
 pub fn load(config_path: &Path) -> Loaded {
-    load_keeping(config_path, None)
+    load_keeping(config_path, None, &Arc::default())
 }
 
 /// As [`load`], keeping from `previous` every zone none of whose files changed since it
-/// was read (with its policies): a reload reads only what changed.
-pub fn load_keeping(config_path: &Path, previous: Option<&Content>) -> Loaded {
+/// was read (with its policies): a reload reads only what changed. Marks `progress` as
+/// it reads zone and policy files.
+pub fn load_keeping(
+    config_path: &Path,
+    previous: Option<&Content>,
+    progress: &Arc<Progress>,
+) -> Loaded {
     let mut files = vec![FileStamp::of(config_path)];
     let config = match Config::load(config_path) {
         Ok(c) => c,
@@ -203,7 +208,7 @@ pub fn load_keeping(config_path: &Path, previous: Option<&Content>) -> Loaded {
         }
     };
     let mut diags = Diagnostics::default();
-    let content = read_content(&config, previous, &mut diags, &mut files);
+    let content = read_content(&config, previous, progress, &mut diags, &mut files);
     Loaded {
         config: Some(config),
         content,
@@ -216,11 +221,12 @@ pub fn load_keeping(config_path: &Path, previous: Option<&Content>) -> Loaded {
 fn read_content(
     config: &Config,
     previous: Option<&Content>,
+    progress: &Arc<Progress>,
     diags: &mut Diagnostics,
     files: &mut Vec<FileStamp>,
 ) -> Option<Content> {
     let dir = &config.server.zones_dir;
-    let reading = Reading::new(dir, config.server.max_zone_file_size);
+    let reading = Reading::watched(dir, config.server.max_zone_file_size, progress.clone());
     let config_read = files[0].clone();
     let kept = |zone: &Path| previous?.unchanged(&config_read, zone);
     let zones = load_zones(

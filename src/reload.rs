@@ -12,6 +12,7 @@ use crate::load::{load_keeping, release_freed_memory, Content};
 use crate::metrics;
 use crate::snapshot::Live;
 use crate::watch::{self, FileStamp};
+use crate::zone::file::Progress;
 
 pub struct Reloader {
     config_path: PathBuf,
@@ -68,16 +69,26 @@ impl Reloader {
     pub async fn reload(self: &Arc<Self>, trigger: &str) -> Result<Reloaded, Vec<Diagnostic>> {
         let _one_at_a_time = self.reloading.lock().await;
         let me = self.clone();
-        let read = tokio::task::spawn_blocking(move || me.read_all())
-            .await
-            .unwrap_or_else(|e| {
-                let path = self.config_path.clone();
-                Err(vec![Diagnostic::error(
-                    &path,
-                    1,
-                    format!("reload failed: {e}"),
-                )])
-            });
+        let progress = Arc::new(Progress::default());
+        progress.mark(&self.config_path);
+        let marks = progress.clone();
+        let task = tokio::task::spawn_blocking(move || me.read_all(&marks));
+        let read = match finish_or_stall(task, &progress, READ_STALL).await {
+            Ok(Ok(read)) => read,
+            Ok(Err(e)) => Err(vec![Diagnostic::error(
+                &self.config_path,
+                1,
+                format!("reload failed: {e}"),
+            )]),
+            Err(path) => Err(vec![Diagnostic::error(
+                &path,
+                1,
+                format!(
+                    "reading made no progress for {} s (a hung file system?): this reload is given up",
+                    READ_STALL.as_secs()
+                ),
+            )]),
+        };
         let content = match read {
             Ok(content) => Arc::new(content),
             Err(errors) => return Err(self.rejected(trigger, errors)),
@@ -103,12 +114,13 @@ impl Reloader {
     }
 
     /// The config and everything it names, validated; records what was read.
-    fn read_all(&self) -> Result<Content, Vec<Diagnostic>> {
-        // Held while loading: the watcher waits rather than see half-updated stamps.
+    fn read_all(&self, progress: &Arc<Progress>) -> Result<Content, Vec<Diagnostic>> {
+        // Held while loading: the watcher looks again later rather than see half-updated
+        // stamps.
         let mut watched = self.watched.lock().unwrap_or_else(|p| p.into_inner());
         // Zones whose files did not change are kept, not read again.
         let serving = self.live.load().content.clone();
-        let loaded = load_keeping(&self.config_path, Some(&serving));
+        let loaded = load_keeping(&self.config_path, Some(&serving), progress);
         drop(serving);
         *watched = loaded.files;
         drop(watched);
@@ -151,7 +163,12 @@ impl Reloader {
     /// (and every file in the zones directory, where a new zone may be being written)
     /// has then stayed as it is for `QUIET`: a file is not read while it is written.
     pub fn files_settled(&self) -> bool {
-        let watched = self.watched.lock().unwrap_or_else(|p| p.into_inner());
+        // A load in progress holds them (and may hang on a hung file system): look later.
+        let watched = match self.watched.try_lock() {
+            Ok(w) => w,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return false,
+        };
         let mut settling = self.settling.lock().unwrap_or_else(|p| p.into_inner());
         if watched.iter().all(|s| s.is_current()) {
             *settling = None;
@@ -180,6 +197,30 @@ impl Reloader {
     }
 }
 
+/// A reload whose reading has not moved on for this long is given up (the thread stuck
+/// in a hung file system stays so; the next reload tries again).
+pub const READ_STALL: Duration = Duration::from_secs(60);
+
+/// What `task` returns, or the file it was reading when `progress` stopped moving for
+/// `bound`.
+async fn finish_or_stall<T>(
+    mut task: tokio::task::JoinHandle<T>,
+    progress: &Progress,
+    bound: Duration,
+) -> Result<Result<T, tokio::task::JoinError>, PathBuf> {
+    let look = (bound / 4).min(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            done = &mut task => return Ok(done),
+            _ = tokio::time::sleep(look) => {
+                if let Some(path) = progress.stalled(bound) {
+                    return Err(path);
+                }
+            }
+        }
+    }
+}
+
 /// Reloads on every SIGHUP received through `hup`.
 pub async fn on_sighup(reloader: Arc<Reloader>, mut hup: tokio::signal::unix::Signal) {
     while hup.recv().await.is_some() {
@@ -200,4 +241,41 @@ pub async fn on_file_change(reloader: Arc<Reloader>) {
         },
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// A read stuck for good (as in a hung NFS mount) is given up once it has not moved
+    /// on for the bound, naming the file; one that keeps moving is waited for.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_read_that_stops_moving_is_given_up() {
+        let progress = Arc::new(Progress::default());
+        progress.mark(Path::new("zones/stuck.zone"));
+        let (release, stuck) = std::sync::mpsc::channel::<()>();
+        let task = tokio::task::spawn_blocking(move || stuck.recv().is_ok());
+        let bound = Duration::from_millis(200);
+        let given_up = finish_or_stall(task, &progress, bound).await;
+        assert_eq!(given_up.unwrap_err(), Path::new("zones/stuck.zone"));
+        drop(release);
+
+        let marks = progress.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            let start = std::time::Instant::now();
+            while start.elapsed() < bound * 3 {
+                marks.mark(Path::new("zones/slow.zone"));
+                std::thread::sleep(bound / 10);
+            }
+            7
+        });
+        assert_eq!(
+            finish_or_stall(task, &progress, bound)
+                .await
+                .unwrap()
+                .unwrap(),
+            7
+        );
+    }
 }

@@ -5,6 +5,8 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// How zone and policy files are read.
 #[derive(Debug, Clone)]
@@ -13,7 +15,38 @@ pub struct Reading {
     pub root: PathBuf,
     /// The largest file read, in bytes.
     pub limit: u64,
+    /// Marked as reading moves on.
+    pub progress: Arc<Progress>,
 }
+
+/// When reading last moved on, and in which file: a read that stops moving (a hung
+/// network file system) can be given up by whoever waits for it.
+#[derive(Debug, Default)]
+pub struct Progress {
+    last: Mutex<Option<(Instant, PathBuf)>>,
+}
+
+impl Progress {
+    pub fn mark(&self, path: &Path) {
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        match &mut *last {
+            Some((at, p)) if p == path => *at = Instant::now(),
+            _ => *last = Some((Instant::now(), path.to_path_buf())),
+        }
+    }
+
+    /// The file being read, if reading has not moved on for `bound`.
+    pub fn stalled(&self, bound: Duration) -> Option<PathBuf> {
+        let last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        match &*last {
+            Some((at, path)) if at.elapsed() >= bound => Some(path.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// Bytes read between two marks of progress.
+const CHUNK: usize = 1 << 20;
 
 impl Reading {
     pub fn new(zones_dir: &Path, limit: u64) -> Reading {
@@ -22,11 +55,21 @@ impl Reading {
                 .canonicalize()
                 .unwrap_or_else(|_| zones_dir.to_path_buf()),
             limit,
+            progress: Arc::default(),
+        }
+    }
+
+    /// As [`Reading::new`], marking `progress` as it reads.
+    pub fn watched(zones_dir: &Path, limit: u64, progress: Arc<Progress>) -> Reading {
+        Reading {
+            progress,
+            ..Reading::new(zones_dir, limit)
         }
     }
 
     /// The text of a zone or policy file.
     pub fn read(&self, path: &Path) -> Result<String, String> {
+        self.progress.mark(path);
         let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
         if !meta.is_file() {
             return Err(
@@ -38,10 +81,18 @@ impl Reading {
         }
         let file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
         let mut bytes = Vec::with_capacity(meta.len() as usize);
-        // Bounded even if it grows while read.
-        file.take(self.limit + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| format!("cannot read: {e}"))?;
+        // Bounded even if it grows while read; in chunks, each a sign of progress.
+        let mut file = file.take(self.limit + 1);
+        loop {
+            let n = (&mut file)
+                .take(CHUNK as u64)
+                .read_to_end(&mut bytes)
+                .map_err(|e| format!("cannot read: {e}"))?;
+            self.progress.mark(path);
+            if n == 0 {
+                break;
+            }
+        }
         if bytes.len() as u64 > self.limit {
             return Err(self.too_large(bytes.len() as u64));
         }

@@ -131,9 +131,12 @@ impl Reader<'_> {
 
     fn text(&mut self, path: &Path, text: &str, state: &mut State, depth: usize) {
         let file: Arc<Path> = Arc::from(path);
-        for entry in lexer::scan(text) {
+        for (n, entry) in lexer::scan(text).enumerate() {
             if self.stopped {
                 return;
+            }
+            if n % (1 << 16) == 0 {
+                self.reading.progress.mark(path);
             }
             let entry = match entry {
                 Ok(e) => e,
