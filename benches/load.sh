@@ -440,6 +440,22 @@ if [[ " $PARTS " == *" scale "* ]]; then
   t0=$(date +%s.%N)
   start hadns-big "$HADNS" serve --config "$WORK/hadns-big/hadns.toml"
   scale hadns $((PORT + 6)) "$t0"
+  # Reloads of the big zone: peak resident memory over what it serves in.
+  reload_peak() {
+    local before
+    before=$(grep -c "zones reloaded" "$WORK/hadns-big.log")
+    echo 5 >"/proc/$PID/clear_refs" # resets the peak (VmHWM)
+    kill -HUP "$PID"
+    until [ "$(grep -c "zones reloaded" "$WORK/hadns-big.log")" -gt "$before" ]; do sleep 0.2; done
+    awk '/^VmHWM:/ { print int($2 / 1024) }' "/proc/$PID/status"
+  }
+  serving=$(($(rss_kib "$PID") / 1024))
+  unchanged=$(reload_peak)
+  echo "h$SCALE_RECORDS IN A 10.255.255.255" >>"$WORK/hadns-big/zones/$ZONE.zone"
+  changed=$(reload_peak)
+  printf 'hadns reload, resident %s MiB: unchanged zone peaks at %s MiB (%.2fx), changed zone at %s MiB (%.2fx)\n' \
+    "$serving" "$unchanged" "$(awk -v a="$unchanged" -v b="$serving" 'BEGIN { print a / b }')" \
+    "$changed" "$(awk -v a="$changed" -v b="$serving" 'BEGIN { print a / b }')"
   stop "$PID"
 
   knot_config "$WORK/knot-big" $((PORT + 7)) "$big"
