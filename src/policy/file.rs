@@ -352,26 +352,40 @@ impl Validator<'_> {
     /// Gathers sets into groups and checks each group's rules.
     fn groups(&mut self, sets: Vec<(Name, RecordType, PolicySet)>) -> Vec<PolicyGroup> {
         let mut groups: Vec<PolicyGroup> = Vec::new();
+        let mut index: std::collections::HashMap<(Box<[u8]>, RecordType), usize> =
+            std::collections::HashMap::new();
         for (name, rtype, set) in sets {
-            match groups
-                .iter_mut()
-                .find(|g| g.rtype == rtype && g.name == name)
-            {
-                Some(g) => g.sets.push(set),
-                None => groups.push(PolicyGroup {
-                    name,
-                    rtype,
-                    sets: vec![set],
-                }),
+            match index.entry((name_key(&name), rtype)) {
+                std::collections::hash_map::Entry::Occupied(at) => groups[*at.get()].sets.push(set),
+                std::collections::hash_map::Entry::Vacant(at) => {
+                    at.insert(groups.len());
+                    groups.push(PolicyGroup {
+                        name,
+                        rtype,
+                        sets: vec![set],
+                    });
+                }
+            }
+        }
+        // For a CNAME group: the first group of another type at its name.
+        let mut not_cname: std::collections::HashMap<Box<[u8]>, usize> =
+            std::collections::HashMap::new();
+        for (i, g) in groups.iter().enumerate() {
+            if g.rtype != RecordType::CNAME {
+                not_cname.entry(name_key(&g.name)).or_insert(i);
             }
         }
         for g in &groups {
-            self.check_group(g, &groups);
+            let beside = (g.rtype == RecordType::CNAME)
+                .then(|| not_cname.get(&name_key(&g.name)).map(|&i| &groups[i]))
+                .flatten();
+            self.check_group(g, beside);
         }
         groups
     }
 
-    fn check_group(&mut self, g: &PolicyGroup, all: &[PolicyGroup]) {
+    /// `beside`: for a CNAME group, a group of another type at the same name.
+    fn check_group(&mut self, g: &PolicyGroup, beside: Option<&PolicyGroup>) {
         let (name, rtype) = (&g.name, g.rtype);
         let first = &g.sets[0];
         for (i, s) in g.sets.iter().enumerate() {
@@ -429,10 +443,7 @@ impl Validator<'_> {
             }
         }
         if rtype == RecordType::CNAME {
-            if let Some(o) = all
-                .iter()
-                .find(|o| o.rtype != RecordType::CNAME && o.name == *name)
-            {
+            if let Some(o) = beside {
                 self.error(
                     first.line,
                     format!(
@@ -446,11 +457,8 @@ impl Validator<'_> {
 
     /// Alias targets exist with the same type, and no chain of aliases loops.
     fn aliases(&mut self, groups: &[PolicyGroup]) {
-        let find = |name: &Name, rtype| {
-            groups
-                .iter()
-                .position(|g| g.rtype == rtype && g.name == *name)
-        };
+        let index = GroupIndex::new(groups);
+        let find = |name: &Name, rtype| index.find(name, rtype);
         for g in groups {
             for s in &g.sets {
                 let SetData::Alias { target, .. } = &s.data else {

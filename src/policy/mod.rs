@@ -220,6 +220,26 @@ pub struct PolicyGroup {
     pub sets: Vec<PolicySet>,
 }
 
+/// Groups by name and type: where `(name, rtype)` is found, in time that does not grow
+/// with the number of groups (a zone may have tens of thousands).
+pub struct GroupIndex(std::collections::HashMap<(Box<[u8]>, RecordType), usize>);
+
+impl GroupIndex {
+    pub fn new(groups: &[PolicyGroup]) -> Self {
+        let mut index = std::collections::HashMap::with_capacity(groups.len());
+        for (i, g) in groups.iter().enumerate() {
+            index
+                .entry((crate::zone::name_key(&g.name), g.rtype))
+                .or_insert(i);
+        }
+        GroupIndex(index)
+    }
+
+    pub fn find(&self, name: &Name, rtype: RecordType) -> Option<usize> {
+        self.0.get(&(crate::zone::name_key(name), rtype)).copied()
+    }
+}
+
 impl PolicyGroup {
     pub fn kind(&self) -> Kind {
         self.sets[0].routing.kind()

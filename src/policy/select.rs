@@ -10,7 +10,7 @@
 
 use hickory_proto::rr::{Name, RecordType};
 
-use super::{GeoKey, PolicyGroup, PolicySet, SetData, MULTIVALUE_MAX};
+use super::{GeoKey, GroupIndex, PolicyGroup, PolicySet, SetData, MULTIVALUE_MAX};
 use crate::coordinates::Coordinates;
 use crate::draw::Draw;
 
@@ -102,11 +102,8 @@ struct GroupChoice {
 impl ZoneChoices {
     /// `check_healthy` gives each health check's status.
     pub fn new(groups: &[PolicyGroup], check_healthy: impl Fn(&str) -> bool) -> Self {
-        let index = |name: &Name, rtype: RecordType| {
-            groups
-                .iter()
-                .position(|g| g.rtype == rtype && g.name == *name)
-        };
+        let by_name = GroupIndex::new(groups);
+        let index = |name: &Name, rtype: RecordType| by_name.find(name, rtype);
         let alias: Vec<Vec<Option<usize>>> = groups
             .iter()
             .map(|g| {
