@@ -9,7 +9,9 @@
 //! reload) is dropped from the output.
 
 use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
 
 use ::metrics::{counter, gauge, histogram, Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -43,8 +45,9 @@ const DURATION_BUCKETS: [f64; 12] = [
 pub struct Exporter {
     handle: PrometheusHandle,
     /// Setting the gauges and rendering happen as one step: a scrape between another's
-    /// two halves would see its gauges as stale and drop them.
-    scrape: Mutex<()>,
+    /// two halves would see its gauges as stale and drop them. Holds the last render and
+    /// when it was finished.
+    scrape: Mutex<Option<(Instant, Bytes)>>,
 }
 
 /// The state the gauges show, read by the caller at each scrape.
@@ -87,13 +90,27 @@ impl Exporter {
         }
         Ok(Exporter {
             handle,
-            scrape: Mutex::new(()),
+            scrape: Mutex::new(None),
         })
     }
 
-    /// The Prometheus text exposition, gauges set from `gauges` first.
-    pub fn render(&self, gauges: &Gauges) -> String {
-        let _one_scrape = self.scrape.lock().unwrap_or_else(|p| p.into_inner());
+    /// The Prometheus text exposition, gauges set from `gauges()` first. Scrapes that
+    /// arrive while one renders wait for it and take its output: with 100,000 checks a
+    /// render takes seconds, and parallel scrapers (several Prometheus servers) must
+    /// not multiply that. A scrape never gets a render finished before it arrived.
+    pub fn render(&self, gauges: impl FnOnce() -> Gauges) -> Bytes {
+        self.render_for(Instant::now(), gauges)
+    }
+
+    /// [`Exporter::render`] for a scrape that arrived at `asked`.
+    fn render_for(&self, asked: Instant, gauges: impl FnOnce() -> Gauges) -> Bytes {
+        let mut last = self.scrape.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((finished, body)) = &*last {
+            if *finished >= asked {
+                return body.clone();
+            }
+        }
+        let gauges = gauges();
         for (check, healthy) in &gauges.checks {
             gauge!(CHECK_STATUS, "check" => check.clone()).set(f64::from(u8::from(*healthy)));
         }
@@ -113,7 +130,9 @@ impl Exporter {
             gauge!(CLUSTER_ALONE).set(f64::from(u8::from(c.alone)));
             gauge!(CLUSTER_DIVERGENT).set(c.divergent_zones as f64);
         }
-        self.handle.render()
+        let body = Bytes::from(self.handle.render());
+        *last = Some((Instant::now(), body.clone()));
+        body
     }
 
     /// Folds recorded probe durations into the histograms; without it they pile up
@@ -337,4 +356,28 @@ pub fn cluster_messages() -> [Counter; 4] {
 pub fn reload_done(success: bool) {
     let result = if success { "success" } else { "error" };
     counter!(RELOADS, "result" => result).increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Scrapes that arrived before a render finished share it; a later one renders anew.
+    #[test]
+    fn scrapes_waiting_for_a_render_share_it() {
+        let exporter = Exporter::install().unwrap();
+        let renders = std::cell::Cell::new(0);
+        let gauges = || {
+            renders.set(renders.get() + 1);
+            Gauges::default()
+        };
+        let together = Instant::now();
+        let first = exporter.render_for(together, gauges);
+        for _ in 0..7 {
+            assert_eq!(exporter.render_for(together, gauges), first);
+        }
+        assert_eq!(renders.get(), 1);
+        exporter.render(gauges);
+        assert_eq!(renders.get(), 2);
+    }
 }

@@ -115,7 +115,7 @@ impl Api {
         })
     }
 
-    async fn handle(&self, req: Request<Incoming>, caller: IpAddr) -> Reply {
+    async fn handle(self: &Arc<Self>, req: Request<Incoming>, caller: IpAddr) -> Reply {
         let path = req.uri().path().to_string();
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
         let method = req.method().clone();
@@ -129,7 +129,13 @@ impl Api {
             }
         }
         match (segments.as_slice(), &method) {
-            (["metrics"], &Method::GET) => self.metrics(),
+            (["metrics"], &Method::GET) => {
+                // Off the API's thread: with many checks a render takes a while.
+                let api = self.clone();
+                tokio::task::spawn_blocking(move || api.metrics())
+                    .await
+                    .unwrap_or_else(|_| text(StatusCode::INTERNAL_SERVER_ERROR, "metrics failed\n"))
+            }
             ([""], &Method::GET) => self.status_page(),
             (["api", "v1", "cluster"], &Method::GET) => match &self.cluster {
                 Some(c) => reply(StatusCode::OK, json!(c.view())),
@@ -291,8 +297,19 @@ impl Api {
 }
 
 impl Api {
-    /// The Prometheus exposition, its gauges read from the state now.
+    /// The Prometheus exposition, its gauges read from the state now (or the one
+    /// rendered less than a second ago: parallel scrapes share one render).
     fn metrics(&self) -> Reply {
+        let body = self.exporter.render(|| self.gauges());
+        let mut r = Response::new(Full::new(body));
+        r.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        );
+        r
+    }
+
+    fn gauges(&self) -> Gauges {
         let checks = self.engine.report();
         let snapshot = self.live.load();
         let observers = checks
@@ -303,7 +320,7 @@ impl Api {
                 Some((c.id.clone(), up, o.len() - up))
             })
             .collect();
-        let gauges = Gauges {
+        Gauges {
             observers,
             cluster: self.cluster.as_ref().map(|c| c.gauges()),
             overrides_active: checks.iter().filter(|c| c.forced.is_some()).count(),
@@ -318,13 +335,7 @@ impl Api {
                 .enumerate()
                 .map(|(i, z)| (z.origin.to_string(), snapshot.serial(i)))
                 .collect(),
-        };
-        let mut r = Response::new(Full::new(Bytes::from(self.exporter.render(&gauges))));
-        r.headers_mut().insert(
-            hyper::header::CONTENT_TYPE,
-            hyper::header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-        );
-        r
+        }
     }
 
     fn explain(&self, query: Option<&str>, caller: IpAddr) -> Reply {
