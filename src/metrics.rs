@@ -8,13 +8,15 @@
 //! from it, and a gauge not set by the last scrape (a check or zone removed by a
 //! reload) is dropped from the output.
 
-use std::sync::{Mutex, OnceLock};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use ::metrics::{counter, gauge, histogram, Counter, Histogram};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use ::metrics::{counter, gauge, Counter};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use metrics_util::MetricKindMask;
 
 const QUERIES: &str = "hadns_queries_total";
@@ -40,6 +42,16 @@ pub const OTHER: &str = "other";
 const DURATION_BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 ];
+/// The same bounds as `le` labels.
+const DURATION_LE: [&str; 12] = [
+    "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "10",
+];
+
+const CHECK_STATUS_HELP: &str = "Health check status in effect: 1 healthy, 0 unhealthy";
+const CHECK_TRANSITIONS_HELP: &str = "Health check status changes, by new status";
+const CHECK_DURATION_HELP: &str = "Health check probe duration";
+const CHECK_OBSERVERS_HELP: &str =
+    "Cluster nodes whose fresh observation of the check counts, by what they observe";
 
 /// The installed recorder's output.
 pub struct Exporter {
@@ -76,11 +88,8 @@ impl Exporter {
     /// tests) every metric is a no-op.
     pub fn install() -> Result<Exporter, String> {
         let handle = PrometheusBuilder::new()
-            .set_buckets_for_metric(Matcher::Full(CHECK_DURATION.into()), &DURATION_BUCKETS)
-            .and_then(|b| {
-                b.idle_timeout(MetricKindMask::GAUGE, Some(Duration::ZERO))
-                    .install_recorder()
-            })
+            .idle_timeout(MetricKindMask::GAUGE, Some(Duration::ZERO))
+            .install_recorder()
             .map_err(|e| format!("cannot set up metrics: {e}"))?;
         describe();
         // Every label set known from the start is exported from the first scrape, at 0:
@@ -111,26 +120,19 @@ impl Exporter {
             }
         }
         let gauges = gauges();
-        for (check, healthy) in &gauges.checks {
-            gauge!(CHECK_STATUS, "check" => check.clone()).set(f64::from(u8::from(*healthy)));
-        }
         for (zone, serial) in &gauges.zones {
             gauge!(ZONE_SERIAL, "zone" => zone.clone()).set(f64::from(*serial));
         }
         gauge!(OVERRIDES).set(gauges.overrides_active as f64);
-        for (check, up, down) in &gauges.observers {
-            for (status, n) in [("healthy", up), ("unhealthy", down)] {
-                gauge!(CHECK_OBSERVERS, "check" => check.clone(), "status" => status)
-                    .set(*n as f64);
-            }
-        }
         if let Some(c) = &gauges.cluster {
             gauge!(CLUSTER_NODES, "state" => "alive").set(c.alive as f64);
             gauge!(CLUSTER_NODES, "state" => "dead").set(c.dead as f64);
             gauge!(CLUSTER_ALONE).set(f64::from(u8::from(c.alone)));
             gauge!(CLUSTER_DIVERGENT).set(c.divergent_zones as f64);
         }
-        let body = Bytes::from(self.handle.render());
+        let mut out = self.handle.render().into_bytes();
+        render_checks(&mut out, &gauges);
+        let body = Bytes::from(out);
         *last = Some((Instant::now(), body.clone()));
         body
     }
@@ -143,7 +145,7 @@ impl Exporter {
 }
 
 fn describe() {
-    use ::metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    use ::metrics::{describe_counter, describe_gauge};
     describe_counter!(
         QUERIES,
         "DNS queries answered, by zone, qtype, rcode and transport"
@@ -152,22 +154,9 @@ fn describe() {
         ANSWERS,
         "Answers by the policy record set that supplied them"
     );
-    describe_gauge!(
-        CHECK_STATUS,
-        "Health check status in effect: 1 healthy, 0 unhealthy"
-    );
-    describe_histogram!(CHECK_DURATION, Unit::Seconds, "Health check probe duration");
-    describe_counter!(
-        CHECK_TRANSITIONS,
-        "Health check status changes, by new status"
-    );
     describe_counter!(RELOADS, "Zone reloads, by result (success or error)");
     describe_gauge!(ZONE_SERIAL, "SOA serial of each zone served");
     describe_gauge!(OVERRIDES, "Health check overrides in effect");
-    describe_gauge!(
-        CHECK_OBSERVERS,
-        "Cluster nodes whose fresh observation of the check counts, by what they observe"
-    );
     describe_gauge!(
         CLUSTER_NODES,
         "Cluster nodes known, by state (alive or dead)"
@@ -322,21 +311,138 @@ pub fn answer_counter(zone: &str, name: &str, rtype: &str, set_id: &str) -> Coun
         "set_id" => set_id.to_owned())
 }
 
-/// The probe duration histogram of one check.
-pub fn probe_duration(check: &str) -> Histogram {
-    histogram!(CHECK_DURATION, "check" => check.to_owned())
+/// One health check's series: its probe durations and its transitions. Kept and
+/// rendered here, not by the exporter: with 100,000 checks the exporter's general path
+/// (a keyed registry, label sets cloned and sorted per scrape) took seconds and a GiB
+/// per scrape; this is a few atomics per check and one pass that writes text.
+#[derive(Debug, Default)]
+pub struct CheckSeries {
+    /// Probes per duration bucket, not cumulative; the last above every bound.
+    buckets: [AtomicU64; DURATION_BUCKETS.len() + 1],
+    nanos: AtomicU64,
+    /// To healthy, to unhealthy.
+    transitions: [AtomicU64; 2],
 }
 
-/// A check's transition counters, both directions, at 0 until its first transition.
-pub fn register_check(check: &str) {
-    for to in ["healthy", "unhealthy"] {
-        counter!(CHECK_TRANSITIONS, "check" => check.to_owned(), "to" => to).increment(0);
+impl CheckSeries {
+    pub fn observe(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        let bucket = DURATION_BUCKETS
+            .iter()
+            .position(|&le| secs <= le)
+            .unwrap_or(DURATION_BUCKETS.len());
+        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        self.nanos
+            .fetch_add(d.as_nanos().min(u64::MAX.into()) as u64, Ordering::Relaxed);
+    }
+
+    pub fn transition(&self, healthy: bool) {
+        self.transitions[usize::from(!healthy)].fetch_add(1, Ordering::Relaxed);
     }
 }
 
-pub fn check_transition(check: &str, healthy: bool) {
-    let to = if healthy { "healthy" } else { "unhealthy" };
-    counter!(CHECK_TRANSITIONS, "check" => check.to_owned(), "to" => to).increment(1);
+type CheckRegistry = Mutex<HashMap<String, Arc<CheckSeries>>>;
+
+fn check_registry() -> &'static CheckRegistry {
+    static CHECKS: OnceLock<CheckRegistry> = OnceLock::new();
+    CHECKS.get_or_init(Default::default)
+}
+
+/// The series of check `check`, created at 0 if new. A check keeps them across reloads
+/// while it exists; the render drops those of checks no longer configured.
+pub fn check_series(check: &str) -> Arc<CheckSeries> {
+    let mut checks = check_registry().lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(s) = checks.get(check) {
+        return s.clone();
+    }
+    let s = Arc::new(CheckSeries::default());
+    checks.insert(check.to_owned(), s.clone());
+    s
+}
+
+/// Appends the per-check families for the checks in `gauges`, in the text exposition
+/// format, and forgets the series of any other check.
+fn render_checks(out: &mut Vec<u8>, gauges: &Gauges) {
+    use std::io::Write;
+    let series: Vec<(&str, Arc<CheckSeries>)> = {
+        let mut registry = check_registry().lock().unwrap_or_else(|p| p.into_inner());
+        let wanted: std::collections::HashSet<&str> =
+            gauges.checks.iter().map(|(id, _)| id.as_str()).collect();
+        registry.retain(|id, _| wanted.contains(id.as_str()));
+        gauges
+            .checks
+            .iter()
+            .map(|(id, _)| {
+                let s = registry.entry(id.clone()).or_default().clone();
+                (id.as_str(), s)
+            })
+            .collect()
+    };
+    let mut label = String::new();
+    let family = |out: &mut Vec<u8>, name: &str, kind: &str, help: &str| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    };
+    family(out, CHECK_STATUS, "gauge", CHECK_STATUS_HELP);
+    for (id, healthy) in &gauges.checks {
+        escape(id, &mut label);
+        let _ = writeln!(
+            out,
+            "{CHECK_STATUS}{{check=\"{label}\"}} {}",
+            u8::from(*healthy)
+        );
+    }
+    family(out, CHECK_TRANSITIONS, "counter", CHECK_TRANSITIONS_HELP);
+    for (id, s) in &series {
+        escape(id, &mut label);
+        for (to, n) in ["healthy", "unhealthy"].iter().zip(&s.transitions) {
+            let n = n.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "{CHECK_TRANSITIONS}{{check=\"{label}\",to=\"{to}\"}} {n}"
+            );
+        }
+    }
+    family(out, CHECK_DURATION, "histogram", CHECK_DURATION_HELP);
+    for (id, s) in &series {
+        escape(id, &mut label);
+        let mut total = 0;
+        for (i, n) in s.buckets.iter().enumerate() {
+            total += n.load(Ordering::Relaxed);
+            let le = DURATION_LE.get(i).copied().unwrap_or("+Inf");
+            let _ = writeln!(
+                out,
+                "{CHECK_DURATION}_bucket{{check=\"{label}\",le=\"{le}\"}} {total}"
+            );
+        }
+        let secs = s.nanos.load(Ordering::Relaxed) as f64 / 1e9;
+        let _ = writeln!(out, "{CHECK_DURATION}_sum{{check=\"{label}\"}} {secs}");
+        let _ = writeln!(out, "{CHECK_DURATION}_count{{check=\"{label}\"}} {total}");
+    }
+    if !gauges.observers.is_empty() {
+        family(out, CHECK_OBSERVERS, "gauge", CHECK_OBSERVERS_HELP);
+        for (id, up, down) in &gauges.observers {
+            escape(id, &mut label);
+            for (status, n) in [("healthy", up), ("unhealthy", down)] {
+                let _ = writeln!(
+                    out,
+                    "{CHECK_OBSERVERS}{{check=\"{label}\",status=\"{status}\"}} {n}"
+                );
+            }
+        }
+    }
+}
+
+/// A label value as the text format writes it: backslash, quote and newline escaped.
+fn escape(value: &str, out: &mut String) {
+    out.clear();
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
 }
 
 /// Responses held back by rate limiting: [dropped, slipped], registered at 0.
@@ -379,5 +485,37 @@ mod tests {
         assert_eq!(renders.get(), 1);
         exporter.render(gauges);
         assert_eq!(renders.get(), 2);
+    }
+
+    /// The per-check families in the text format: cumulative buckets, escaped labels,
+    /// and no series of a check that is gone.
+    #[test]
+    fn check_series_render_as_prometheus_text() {
+        let s = check_series("a\"b");
+        s.observe(Duration::from_millis(3));
+        s.observe(Duration::from_secs(20));
+        s.transition(false);
+        check_series("gone");
+        let gauges = Gauges {
+            checks: vec![("a\"b".into(), false)],
+            ..Gauges::default()
+        };
+        let mut out = Vec::new();
+        render_checks(&mut out, &gauges);
+        let text = String::from_utf8(out).unwrap();
+        for line in [
+            "# TYPE hadns_health_check_duration_seconds histogram",
+            "hadns_health_check_status{check=\"a\\\"b\"} 0",
+            "hadns_health_check_transitions_total{check=\"a\\\"b\",to=\"unhealthy\"} 1",
+            "hadns_health_check_duration_seconds_bucket{check=\"a\\\"b\",le=\"0.0025\"} 0",
+            "hadns_health_check_duration_seconds_bucket{check=\"a\\\"b\",le=\"0.005\"} 1",
+            "hadns_health_check_duration_seconds_bucket{check=\"a\\\"b\",le=\"10\"} 1",
+            "hadns_health_check_duration_seconds_bucket{check=\"a\\\"b\",le=\"+Inf\"} 2",
+            "hadns_health_check_duration_seconds_sum{check=\"a\\\"b\"} 20.003",
+            "hadns_health_check_duration_seconds_count{check=\"a\\\"b\"} 2",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line}\n{text}");
+        }
+        assert!(!text.contains("gone"), "{text}");
     }
 }

@@ -15,7 +15,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
-use ::metrics::Histogram;
 use serde::Serialize;
 use tokio::sync::{oneshot, watch, Notify, Semaphore};
 
@@ -101,8 +100,8 @@ struct Entry {
     /// The status in effect (after inversion, calculation and overrides), and since when.
     effective: Option<bool>,
     since: SystemTime,
-    /// Probe durations, for the metrics.
-    durations: Histogram,
+    /// Probe durations and transitions, for the metrics.
+    series: Arc<metrics::CheckSeries>,
     /// The last `TRANSITIONS_KEPT` changes of the status in effect.
     transitions: Vec<TransitionReport>,
 }
@@ -267,7 +266,6 @@ impl Engine {
             let now = SystemTime::now();
             let mut entries = HashMap::with_capacity(checks.len());
             for c in &checks {
-                metrics::register_check(&c.id);
                 let fp = c.fingerprint();
                 let entry = match state.entries.remove(&c.id) {
                     Some(e) if e.fingerprint == fp => e,
@@ -409,7 +407,7 @@ impl Engine {
                 continue;
             };
             let threshold = e.threshold;
-            e.durations.record(outcome.latency);
+            e.series.observe(outcome.latency);
             e.last = Some(result.clone());
             match e.measured {
                 Some(status) if status == outcome.healthy => e.streak = 0,
@@ -471,7 +469,7 @@ impl Engine {
             }
             match was {
                 Some(was) => {
-                    metrics::check_transition(&id, now_healthy);
+                    metrics::check_series(&id).transition(now_healthy);
                     tracing::info!(
                         check = id,
                         from = status_word(was),
@@ -997,7 +995,7 @@ impl Entry {
             last: None,
             effective: None,
             since: now,
-            durations: metrics::probe_duration(&c.id),
+            series: metrics::check_series(&c.id),
             transitions: Vec::new(),
         }
     }
