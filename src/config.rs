@@ -28,6 +28,8 @@ pub struct Config {
     pub cluster: Option<ClusterConfig>,
     #[serde(default)]
     pub rate_limit: RateLimitConfig,
+    /// Signing. None: no zone is signed.
+    pub dnssec: Option<DnssecConfig>,
     /// Regions that latency and geoproximity records name.
     #[serde(default, rename = "region", deserialize_with = "regions")]
     pub regions: Vec<Region>,
@@ -67,6 +69,40 @@ pub struct TsigKey {
     /// Read from `secret_file` once, at load; never shown.
     #[serde(skip)]
     pub secret: Secret,
+}
+
+/// DNSSEC: a zone with keys in `keys_dir` is signed.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnssecConfig {
+    /// BIND-format key files, `K<zone>+<alg>+<tag>.key` / `.private`.
+    #[serde(default = "default_keys_dir")]
+    pub keys_dir: PathBuf,
+    #[serde(default)]
+    pub denial: Denial,
+    /// How long a signature is valid from when it is made.
+    #[serde(default = "default_signature_validity", with = "duration_text")]
+    pub signature_validity: Duration,
+}
+
+/// How the absence of names and types is proven.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Denial {
+    /// RFC 5155 with RFC 9276's parameters: no salt, no extra iterations.
+    #[default]
+    Nsec3,
+    Nsec,
+    /// RFC 9824: one NSEC made per query, NXDOMAIN shown as NODATA with NXNAME.
+    Compact,
+}
+
+fn default_keys_dir() -> PathBuf {
+    PathBuf::from("keys")
+}
+
+fn default_signature_validity() -> Duration {
+    Duration::from_secs(14 * 86400)
 }
 
 /// Response rate limiting over UDP (BIND's and Knot's RRL).
@@ -541,6 +577,9 @@ impl Config {
         let base = path.parent().unwrap_or(Path::new("."));
         config.server.zones_dir = base.join(&config.server.zones_dir);
         config.health.state_file = base.join(&config.health.state_file);
+        if let Some(d) = &mut config.dnssec {
+            d.keys_dir = base.join(&d.keys_dir);
+        }
         let routing = &mut config.routing;
         for p in [
             &mut routing.geoip_db,

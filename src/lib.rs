@@ -13,6 +13,7 @@
 //!   turns results into a `HealthTable`, its state files.
 //! - `policy`      — policy files and the routing policies, one module each, behind one
 //!   contract; `select`, the engine they share.
+//! - `dnssec`      — keys in BIND's format (`keygen`, `ds`), signing.
 //! - `client`      — who is asking and where: GeoIP, latency table, CIDR match, ECS scope.
 //! - `load`        — config → zones + policies + client data → `Content`, for serve,
 //!   check and reload alike.
@@ -39,6 +40,7 @@ pub mod config;
 pub mod coordinates;
 pub mod diag;
 pub mod dns;
+pub mod dnssec;
 pub mod draw;
 pub mod health;
 pub mod http;

@@ -15,6 +15,7 @@ use crate::client::latency::LatencyTable;
 use crate::client::Locator;
 use crate::config::Config;
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::dnssec::key::Key;
 use crate::health::HealthCheck;
 use crate::metrics::{self, ZoneQueries};
 use crate::policy::file::{read_policy_file, referenced_names, Context};
@@ -46,6 +47,8 @@ pub struct Content {
     pub read: Vec<Vec<FileStamp>>,
     /// How many zones this load read; the others were kept from the previous load.
     pub zones_read: usize,
+    /// Indexed like `zones.zones`: the zone's DNSSEC keys (none: not signed).
+    pub keys: Vec<Vec<Key>>,
 }
 
 /// The counters of one zone: its queries, and the answers of each policy record set
@@ -135,6 +138,7 @@ impl Content {
             config_read: None,
             read: Vec::new(),
             zones_read: 0,
+            keys: Vec::new(),
         }
     }
 
@@ -325,16 +329,59 @@ fn read_content(
         geo,
         latency,
     };
+    let keys = match (&zones.zones, &config.dnssec) {
+        (Some(set), Some(dnssec)) => {
+            files.push(FileStamp::of(&dnssec.keys_dir));
+            read_keys(set, &dnssec.keys_dir, diags, files)
+        }
+        _ => Vec::new(),
+    };
     match zones.zones {
         Some(zones) if !diags.has_errors() => Some(Content {
             digests,
             config_read: Some(config_read),
             read,
+            keys,
             zones_read: zones.zones.len() - kept_count,
             ..Content::new(zones, policies, locator)
         }),
         _ => None,
     }
+}
+
+/// Each zone's keys in `dir`, indexed like the zones. A zone with keys must have one
+/// that signs now and is a key-signing (or combined) key.
+fn read_keys(
+    zones: &ZoneSet,
+    dir: &Path,
+    diags: &mut Diagnostics,
+    files: &mut Vec<FileStamp>,
+) -> Vec<Vec<Key>> {
+    let now = crate::dnssec::key::unix_now();
+    zones
+        .zones
+        .iter()
+        .map(|zone| {
+            let keys = crate::dnssec::key::read_zone_keys(dir, &zone.origin, diags);
+            files.extend(keys.iter().flat_map(|k| {
+                let private = k.file.with_extension("private");
+                [FileStamp::of(&k.file), FileStamp::of(&private)]
+            }));
+            if let Some(first) = keys.first() {
+                if !keys.iter().any(|k| k.is_sep() && k.timing.active(now)) {
+                    diags.push(Diagnostic::error(
+                        &first.file,
+                        1,
+                        format!(
+                            "zone {} has keys but none that signs now and signs the DNSKEY set (flags 257, Activate passed, Inactive not): the zone cannot be signed",
+                            zone.origin
+                        ),
+                    ));
+                }
+            }
+            keys
+        })
+        .collect()
 }
 
 /// A short hash of the files' bytes (a missing file counts as empty).

@@ -74,6 +74,26 @@ enum Command {
         #[arg(long, default_value = "hadns.toml")]
         config: PathBuf,
     },
+    /// Make a DNSSEC key pair for ZONE in the config's keys_dir, in BIND's format
+    /// (K<zone>+<alg>+<tag>.key and .private), published and active from now.
+    Keygen {
+        zone: String,
+        /// ecdsap256sha256 (13) or ed25519 (15).
+        #[arg(long, default_value = "ecdsap256sha256")]
+        algorithm: String,
+        /// csk: one key signs everything (flags 257); ksk: signs the DNSKEY set (257);
+        /// zsk: signs the rest (256).
+        #[arg(long, default_value = "csk")]
+        role: String,
+        #[arg(long, default_value = "hadns.toml")]
+        config: PathBuf,
+    },
+    /// Print the DS records of ZONE's key-signing keys, to give the parent zone.
+    Ds {
+        zone: String,
+        #[arg(long, default_value = "hadns.toml")]
+        config: PathBuf,
+    },
     /// Turn another system's zone into hadns's files.
     #[command(subcommand)]
     Import(Import),
@@ -142,6 +162,13 @@ fn main() -> ExitCode {
     }
     match cli.command {
         Command::Check { config } => check(&config),
+        Command::Keygen {
+            zone,
+            algorithm,
+            role,
+            config,
+        } => keygen(&config, &zone, &algorithm, &role),
+        Command::Ds { zone, config } => ds(&config, &zone),
         Command::Status { config } => api_view(&config, hadns::cli::status),
         Command::Explain {
             name,
@@ -360,15 +387,105 @@ fn api_view(
 fn check(config_path: &std::path::Path) -> ExitCode {
     match load_all(config_path) {
         Some(Startup { content: data, .. }) => {
+            let signed = data.keys.iter().filter(|k| !k.is_empty()).count();
             println!(
-                "ok: {} zones, {} records, {} policy groups",
+                "ok: {} zones, {} records, {} policy groups{}",
                 data.zones.zones.len(),
                 data.zones.record_count(),
-                data.policies.iter().map(|p| p.groups.len()).sum::<usize>()
+                data.policies.iter().map(|p| p.groups.len()).sum::<usize>(),
+                if signed > 0 {
+                    format!(", {signed} signed")
+                } else {
+                    String::new()
+                }
             );
             ExitCode::SUCCESS
         }
         None => ExitCode::FAILURE,
+    }
+}
+
+/// The keys directory of a config: `[dnssec] keys_dir`, or `keys` beside the config.
+fn keys_dir(config_path: &std::path::Path) -> Result<PathBuf, String> {
+    let config = hadns::config::Config::load(config_path).map_err(|d| d.to_string())?;
+    Ok(match config.dnssec {
+        Some(d) => d.keys_dir,
+        None => config_path
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join("keys"),
+    })
+}
+
+fn zone_name(zone: &str) -> Result<hickory_proto::rr::Name, String> {
+    let mut name = hickory_proto::rr::Name::from_ascii(zone)
+        .map_err(|e| format!("{zone:?} is not a zone name: {e}"))?;
+    name.set_fqdn(true);
+    Ok(name.to_lowercase())
+}
+
+fn keygen(config_path: &std::path::Path, zone: &str, algorithm: &str, role: &str) -> ExitCode {
+    use hadns::dnssec::key::{self, Algorithm, SEP, ZONE_KEY};
+    let made = (|| {
+        let zone = zone_name(zone)?;
+        let algorithm = Algorithm::from_name(algorithm)
+            .ok_or_else(|| format!("algorithm {algorithm:?}: ecdsap256sha256 or ed25519"))?;
+        let flags = match role {
+            "csk" | "ksk" => ZONE_KEY | SEP,
+            "zsk" => ZONE_KEY,
+            _ => return Err(format!("role {role:?}: csk, ksk or zsk")),
+        };
+        let dir = keys_dir(config_path)?;
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let now = hadns::dnssec::key::unix_now();
+        key::generate(&dir, &zone, algorithm, flags, now)
+    })();
+    match made {
+        Ok(k) => {
+            println!("{}", k.base_name());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("hadns keygen: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn ds(config_path: &std::path::Path, zone: &str) -> ExitCode {
+    let found = (|| {
+        let zone = zone_name(zone)?;
+        let dir = keys_dir(config_path)?;
+        let mut diags = hadns::diag::Diagnostics::default();
+        let keys = hadns::dnssec::key::read_zone_keys(&dir, &zone, &mut diags);
+        if let Some(e) = diags.errors().next() {
+            return Err(e.to_string());
+        }
+        let now = hadns::dnssec::key::unix_now();
+        let ds: Vec<String> = keys
+            .iter()
+            .filter(|k| k.is_sep() && k.timing.published(now))
+            .map(|k| k.ds_text())
+            .collect();
+        if ds.is_empty() {
+            return Err(format!(
+                "no published key-signing key of {zone} in {}",
+                dir.display()
+            ));
+        }
+        Ok(ds)
+    })();
+    match found {
+        Ok(ds) => {
+            for line in ds {
+                println!("{line}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("hadns ds: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

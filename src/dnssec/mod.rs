@@ -1,0 +1,2 @@
+//! DNSSEC: keys in BIND's format (`key`), and signing.
+pub mod key;

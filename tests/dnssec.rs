@@ -1,0 +1,172 @@
+//! DNSSEC keys: `hadns keygen` writes what BIND's tools read, `hadns ds` prints what
+//! `dnssec-dsfromkey` prints, keys made and timed by BIND's tools are read, and a
+//! broken key file is refused at `check` and at reload with its file and line.
+
+mod common;
+use std::path::Path;
+use std::process::Command;
+
+use common::{check, hadns_bin, zone, Server};
+
+const DNSSEC: &str = "[dnssec]\nkeys_dir = \"keys\"\n";
+
+fn bind_tools() -> bool {
+    common::can_run(
+        "dnssec-keygen, dnssec-dsfromkey, dnssec-settime (Debian package bind9-utils)",
+        common::installed("dnssec-dsfromkey"),
+    )
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn hadns(dir: &Path, args: &[&str]) -> String {
+    run(Command::new(hadns_bin())
+        .args(args)
+        .arg("--config")
+        .arg(dir.join("hadns.toml")))
+}
+
+/// DS lines as a sorted set, spaces normalised.
+fn lines(text: &str) -> Vec<String> {
+    let mut v: Vec<String> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    v.sort();
+    v
+}
+
+fn dsfromkey(keys: &Path, base: &str) -> String {
+    run(Command::new("dnssec-dsfromkey")
+        .args(["-2"])
+        .arg(keys.join(format!("{base}.key"))))
+}
+
+#[test]
+fn keygen_writes_keys_that_bind_reads_and_ds_agrees_with_dsfromkey() {
+    if !bind_tools() {
+        return;
+    }
+    let dir = common::config_dir(
+        &[("example.com.zone", &zone("example.com", "www A 192.0.2.1"))],
+        DNSSEC,
+    );
+    let keys = dir.path().join("keys");
+    let mut bind_ds = String::new();
+    for (alg, role) in [("ecdsap256sha256", "ksk"), ("ed25519", "csk")] {
+        let base = hadns(
+            dir.path(),
+            &["keygen", "example.com", "--algorithm", alg, "--role", role],
+        );
+        let base = base.trim();
+        assert!(base.starts_with("Kexample.com.+01"), "{base}");
+        let private = keys.join(format!("{base}.private"));
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&private).unwrap().permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600, "the private key is its owner's alone");
+        bind_ds += &dsfromkey(&keys, base);
+    }
+    let zsk = hadns(dir.path(), &["keygen", "example.com", "--role", "zsk"]);
+    assert!(zsk.trim().starts_with("Kexample.com.+013+"), "{zsk}");
+    // BIND reads both key files (it computes the DS from the public key and checks the
+    // private one's algorithm); a ZSK has no DS.
+    let ours = hadns(dir.path(), &["ds", "example.com"]);
+    assert_eq!(lines(&ours), lines(&bind_ds));
+    assert_eq!(lines(&ours).len(), 2, "{ours}");
+    let (ok, out) = check(&dir.path().join("hadns.toml"));
+    assert!(ok && out.contains("1 signed"), "{out}");
+}
+
+#[test]
+fn keys_made_and_timed_by_bind_are_read() {
+    if !bind_tools() {
+        return;
+    }
+    let dir = common::config_dir(
+        &[("example.com.zone", &zone("example.com", "www A 192.0.2.1"))],
+        DNSSEC,
+    );
+    let keys = dir.path().join("keys");
+    std::fs::create_dir(&keys).unwrap();
+    let keygen = |args: &[&str]| {
+        let base = run(Command::new("dnssec-keygen")
+            .args(["-q", "-K"])
+            .arg(&keys)
+            .args(args)
+            .arg("example.com"));
+        base.trim().to_string()
+    };
+    let ksk = keygen(&["-a", "ECDSAP256SHA256", "-f", "KSK"]);
+    let zsk = keygen(&["-a", "ED25519"]);
+    let ours = hadns(dir.path(), &["ds", "example.com"]);
+    assert_eq!(lines(&ours), lines(&dsfromkey(&keys, &ksk)));
+    let (ok, out) = check(&dir.path().join("hadns.toml"));
+    assert!(ok && out.contains("1 signed"), "{out}");
+
+    // The KSK retired (dnssec-settime): nothing signs the DNSKEY set, and check says so.
+    run(Command::new("dnssec-settime")
+        .args(["-I", "now", "-K"])
+        .arg(&keys)
+        .arg(&ksk));
+    common::assert_check_error(
+        &dir.path().join("hadns.toml"),
+        &format!("{ksk}.key"),
+        1,
+        "none that signs now",
+    );
+    let _ = zsk;
+}
+
+#[test]
+fn a_broken_key_file_is_refused_at_check_and_reload_and_the_old_data_keeps_serving() {
+    let token = "reload-token-long-enough";
+    let s = Server::start_with_files(
+        &[("example.com.zone", &zone("example.com", "www A 192.0.2.10"))],
+        &format!("{DNSSEC}[http]\ntoken_file = \"token\"\n"),
+        &[("token", token.as_bytes())],
+    );
+    let config = s.config_path();
+    let dir = config.parent().unwrap();
+    let base = hadns(dir, &["keygen", "example.com"]);
+    let (code, body) = s.http("POST", "/api/v1/reload", Some(token), "");
+    assert_eq!(code, 200, "{body}");
+
+    let private = dir.join("keys").join(format!("{}.private", base.trim()));
+    let text = std::fs::read_to_string(&private).unwrap();
+    let broken = text.replace("PrivateKey: ", "PrivateKey: AAAA");
+    std::fs::write(&private, broken).unwrap();
+    let file = format!("{}.private", base.trim());
+    common::assert_check_error(&config, &file, 3, "PrivateKey: not 32 bytes of base64");
+
+    std::fs::write(
+        s.zone_path("example.com.zone"),
+        zone("example.com", "www A 192.0.2.11"),
+    )
+    .unwrap();
+    let (code, body) = s.http("POST", "/api/v1/reload", Some(token), "");
+    assert_eq!(code, 422, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let e = &v["errors"][0];
+    assert!(e["file"].as_str().unwrap().ends_with(&file), "{e}");
+    assert_eq!(e["line"], 3, "{e}");
+    assert_eq!(s.a("www.example.com"), ["192.0.2.10"]);
+
+    // A private key of another key: refused too, at the PrivateKey line.
+    let other = hadns(dir, &["keygen", "example.com"]);
+    let other_text =
+        std::fs::read_to_string(dir.join("keys").join(format!("{}.private", other.trim())))
+            .unwrap();
+    std::fs::write(&private, other_text).unwrap();
+    common::assert_check_error(&config, &file, 3, "does not belong to the public key");
+}
