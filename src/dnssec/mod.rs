@@ -1,2 +1,3 @@
-//! DNSSEC: keys in BIND's format (`key`), and signing.
+//! DNSSEC: keys in BIND's format (`key`), and signing one RRset (`sign`).
 pub mod key;
+pub mod sign;
