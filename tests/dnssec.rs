@@ -170,3 +170,104 @@ fn a_broken_key_file_is_refused_at_check_and_reload_and_the_old_data_keeps_servi
     std::fs::write(&private, other_text).unwrap();
     common::assert_check_error(&config, &file, 3, "does not belong to the public key");
 }
+
+/// A zone with every kind of name: apex, plain data, a CNAME, a DNAME, a wildcard, an
+/// empty non-terminal, a secure delegation (DS) and an insecure one with glue.
+const SIGNED_ZONE: &str = "www A 192.0.2.1\nwww AAAA 2001:db8::1\nmail MX 10 www\n\
+    alias CNAME www\nold DNAME new.example.net.\n*.users TXT \"any user\"\n\
+    a.b.deep A 192.0.2.2\nsecure NS ns.secure\nsecure DS 12345 13 2 \
+    2BB183AF5F22588179A53B0A98631FAD1A292118F1A2D1D1DDE5E1B2C3D4E5F6\n\
+    ns.secure A 192.0.2.3\ninsecure NS ns.insecure\nns.insecure A 192.0.2.4\n";
+
+/// The static data signed at load, written out whole, passes BIND's `dnssec-verify`
+/// (every RRset signed by the zone's keys, the DNSKEY set by the KSK, the NSEC3 or NSEC
+/// chain complete and its bitmaps true, glue left unsigned). A policy name is in the
+/// chain with its type, whatever health decides (checked apart: its answers are not
+/// static data that dnssec-verify could see).
+#[test]
+fn a_zone_signed_at_load_passes_dnssec_verify() {
+    use hadns::config::Denial;
+    use hadns::dnssec::zone::{generic_text, sign_zone, Signing};
+    if !bind_tools() {
+        return;
+    }
+    for (role, alg) in [("csk", "ecdsap256sha256"), ("ksk", "ed25519")] {
+        let dir = common::config_dir(
+            &[("example.com.zone", &zone("example.com", SIGNED_ZONE))],
+            DNSSEC,
+        );
+        hadns(
+            dir.path(),
+            &["keygen", "example.com", "--role", role, "--algorithm", alg],
+        );
+        if role == "ksk" {
+            hadns(
+                dir.path(),
+                &["keygen", "example.com", "--role", "zsk", "--algorithm", alg],
+            );
+        }
+        let loaded = hadns::load::load(&dir.path().join("hadns.toml"));
+        let content = loaded
+            .content
+            .unwrap_or_else(|| panic!("{:?}", loaded.diags));
+        for denial in [Denial::Nsec3, Denial::Nsec] {
+            let signing = Signing {
+                keys: &content.keys[0],
+                denial,
+                now: hadns::dnssec::key::unix_now(),
+                validity: 14 * 86400,
+            };
+            let z = &content.zones.zones[0];
+            let signed = sign_zone(z, &signing);
+            let file = dir.path().join("signed.zone");
+            std::fs::write(&file, generic_text(z, &signed)).unwrap();
+            // -z: a combined key (257) signs everything; no separate ZSK is expected.
+            let out = Command::new("dnssec-verify")
+                .args(["-z", "-o", "example.com"])
+                .arg(&file)
+                .output()
+                .unwrap();
+            let said = String::from_utf8_lossy(&out.stdout).to_string()
+                + &String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{role} {alg} {denial:?}: {said}");
+            assert!(said.contains("Zone fully signed"), "{said}");
+        }
+    }
+}
+
+/// A policy name's NSEC lists its policy type (and RRSIG, NSEC): a validator must not
+/// learn from it that A does not exist there, whatever health decides.
+#[test]
+fn a_policy_name_is_in_the_chain_with_its_type() {
+    use hadns::config::Denial;
+    use hadns::dnssec::zone::{sign_zone, type_bitmap, Signing};
+    use hickory_proto::rr::RecordType;
+    let dir = common::config_dir(
+        &[
+            ("example.com.zone", &zone("example.com", "www A 192.0.2.1")),
+            (
+                "example.com.toml",
+                "[[record]]\nname = \"lb\"\ntype = \"A\"\nttl = 60\nset_id = \"one\"\nweight = 1\nvalues = [\"192.0.2.9\"]\n",
+            ),
+        ],
+        DNSSEC,
+    );
+    hadns(dir.path(), &["keygen", "example.com"]);
+    let content = hadns::load::load(&dir.path().join("hadns.toml"))
+        .content
+        .unwrap();
+    let signing = Signing {
+        keys: &content.keys[0],
+        denial: Denial::Nsec,
+        now: hadns::dnssec::key::unix_now(),
+        validity: 86400,
+    };
+    let signed = sign_zone(&content.zones.zones[0], &signing);
+    let lb = signed
+        .chain
+        .iter()
+        .find(|a| a.owner.to_ascii() == "lb.example.com.")
+        .expect("lb has an NSEC");
+    let bitmap = type_bitmap(&[RecordType::A, RecordType::RRSIG, RecordType::NSEC]);
+    assert!(lb.rdatas[0].ends_with(&bitmap), "{lb:?}");
+}

@@ -81,6 +81,18 @@ impl Nodes {
         self.index.get(key).map(|&i| &self.nodes[i as usize])
     }
 
+    /// Every node with its key and index, in no particular order.
+    pub fn keyed(&self) -> impl Iterator<Item = (&[u8], u32, &Node)> {
+        self.index
+            .iter()
+            .map(|(k, &i)| (&k[..], i, &self.nodes[i as usize]))
+    }
+
+    /// The index of the node at `key`.
+    pub fn index_of(&self, key: &[u8]) -> Option<u32> {
+        self.index.get(key).copied()
+    }
+
     pub fn values(&self) -> impl Iterator<Item = &Node> {
         self.nodes.iter()
     }
