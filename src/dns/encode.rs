@@ -293,12 +293,7 @@ mod tests {
     }
 
     fn set(owner: &str, rtype: RecordType, rdatas: Vec<RData>) -> RRsetOut<'static> {
-        RRsetOut {
-            owner: name(owner),
-            rtype,
-            ttl: 300,
-            rdatas: Cow::Owned(rdatas),
-        }
+        RRsetOut::new(name(owner), rtype, 300, Cow::Owned(rdatas))
     }
 
     fn soa() -> RRsetOut<'static> {

@@ -48,15 +48,26 @@ pub struct RRsetOut<'z> {
     pub rtype: RecordType,
     pub ttl: u32,
     pub rdatas: Cow<'z, [RData]>,
+    /// The zone node whose own RRset this is (its signature, in a signed zone, is made
+    /// already); None for data made for the answer (a policy's pick, a synthesis).
+    pub node: Option<&'z Node>,
 }
 
 impl<'z> RRsetOut<'z> {
-    fn borrowed(owner: Name, set: &'z RRset) -> Self {
+    pub fn new(owner: Name, rtype: RecordType, ttl: u32, rdatas: Cow<'z, [RData]>) -> Self {
         RRsetOut {
             owner,
-            rtype: set.rtype,
-            ttl: set.ttl,
-            rdatas: Cow::Borrowed(&set.rdatas),
+            rtype,
+            ttl,
+            rdatas,
+            node: None,
+        }
+    }
+
+    fn of(owner: Name, node: &'z Node, set: &'z RRset) -> Self {
+        RRsetOut {
+            node: Some(node),
+            ..RRsetOut::new(owner, set.rtype, set.ttl, Cow::Borrowed(&set.rdatas))
         }
     }
 }
@@ -325,7 +336,7 @@ impl<'z, T: Trace> Step<'z, '_, T> {
                     ans.referral = true;
                 }
                 let ns = cut.rrset(RecordType::NS).expect("a cut has NS");
-                ans.authority.push(RRsetOut::borrowed(cut.name.clone(), ns));
+                ans.authority.push(RRsetOut::of(cut.name.clone(), cut, ns));
                 add_addresses(zone, &ns.rdatas, true, ans);
                 None
             }
@@ -339,7 +350,7 @@ impl<'z, T: Trace> Step<'z, '_, T> {
                     .any(|s| s.rtype == RecordType::DNAME && s.owner == node.name);
                 if !listed {
                     ans.answer
-                        .push(RRsetOut::borrowed(node.name.clone(), dname));
+                        .push(RRsetOut::of(node.name.clone(), node, dname));
                 }
                 // Replace the DNAME owner's labels at the end of the name by the target.
                 // Counted by iterating: `Name::num_labels` leaves out a leading `*`.
@@ -350,12 +361,12 @@ impl<'z, T: Trace> Step<'z, '_, T> {
                         // The synthesised CNAME carries the labels as asked: not reusable
                         // for another spelling of the name.
                         ans.reuse = Reuse::Never;
-                        ans.answer.push(RRsetOut {
-                            owner: name.clone(),
-                            rtype: RecordType::CNAME,
-                            ttl: dname.ttl,
-                            rdatas: Cow::Owned(vec![RData::CNAME(CNAME(synth.clone()))]),
-                        });
+                        ans.answer.push(RRsetOut::new(
+                            name.clone(),
+                            RecordType::CNAME,
+                            dname.ttl,
+                            Cow::Owned(vec![RData::CNAME(CNAME(synth.clone()))]),
+                        ));
                         // RFC 6672 §3.2: a query for the CNAME itself is answered by it.
                         (qtype != RecordType::CNAME).then_some(synth)
                     }
@@ -380,7 +391,7 @@ impl<'z, T: Trace> Step<'z, '_, T> {
                     };
                     ans.answer.extend(
                         sets.iter()
-                            .map(|s| RRsetOut::borrowed(name.clone(), self.served(s))),
+                            .map(|s| RRsetOut::of(name.clone(), node, self.served(s))),
                     );
                     if sets.is_empty() {
                         add_soa(self.data, self.zone_index, ans);
@@ -426,7 +437,7 @@ impl<'z, T: Trace> Step<'z, '_, T> {
         ans: &mut Answer<'z>,
     ) -> Option<RRsetOut<'z>> {
         if let Some(set) = node.rrset(rtype) {
-            return Some(RRsetOut::borrowed(owner.clone(), self.served(set)));
+            return Some(RRsetOut::of(owner.clone(), node, self.served(set)));
         }
         let group = node.dynamic(rtype)? as usize;
         let facts = Facts::new(
@@ -465,12 +476,7 @@ pub(crate) fn leaves_to_rrset<'z>(
             .map(|set| (set.ttl, &set.rdatas[..])),
     });
     let (ttl, first) = parts.next()?;
-    let mut out = RRsetOut {
-        owner: owner.clone(),
-        rtype,
-        ttl,
-        rdatas: Cow::Borrowed(first),
-    };
+    let mut out = RRsetOut::new(owner.clone(), rtype, ttl, Cow::Borrowed(first));
     for (ttl, rdatas) in parts {
         out.ttl = out.ttl.min(ttl);
         let merged = out.rdatas.to_mut();
@@ -534,10 +540,13 @@ fn add_soa<'z>(data: &'z Snapshot, zone_index: usize, ans: &mut Answer<'z>) {
     let zone = &data.zones.zones[zone_index];
     let soa = data.soa(zone_index);
     ans.authority.push(RRsetOut {
-        owner: zone.apex().name.clone(),
-        rtype: RecordType::SOA,
-        ttl: zone.negative_ttl,
-        rdatas: Cow::Borrowed(&soa.rdatas),
+        node: Some(zone.apex()),
+        ..RRsetOut::new(
+            zone.apex().name.clone(),
+            RecordType::SOA,
+            zone.negative_ttl,
+            Cow::Borrowed(&soa.rdatas),
+        )
     });
 }
 
@@ -577,7 +586,7 @@ fn add_addresses<'z>(zone: &'z Zone, rdatas: &[RData], glue: bool, ans: &mut Ans
                 .any(|s| s.rtype == rtype && s.owner.eq_ignore_root(&node.name));
             if !dup {
                 ans.additional
-                    .push(RRsetOut::borrowed(node.name.clone(), addrs));
+                    .push(RRsetOut::of(node.name.clone(), node, addrs));
             }
         }
     }

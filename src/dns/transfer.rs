@@ -114,12 +114,7 @@ fn ixfr_view(snapshot: &Snapshot, zone_index: usize, have: u32) -> Option<Vec<RR
     let zone = &snapshot.zones.zones[zone_index];
     let soa = snapshot.soa(zone_index);
     fn soa_at<'z>(origin: &Name, ttl: u32, rdatas: Cow<'z, [RData]>) -> RRsetOut<'z> {
-        RRsetOut {
-            owner: origin.clone(),
-            rtype: RecordType::SOA,
-            ttl,
-            rdatas,
-        }
+        RRsetOut::new(origin.clone(), RecordType::SOA, ttl, rdatas)
     }
     let current = soa_at(&zone.origin, soa.ttl, Cow::Borrowed(&soa.rdatas));
     let now = snapshot.serial(zone_index);
@@ -131,11 +126,13 @@ fn ixfr_view(snapshot: &Snapshot, zone_index: usize, have: u32) -> Option<Vec<RR
     if let Some(RData::SOA(s)) = old.first_mut() {
         s.serial = have;
     }
-    let record = |r: &'_ crate::snapshot::ViewRecord| RRsetOut {
-        owner: r.owner.clone(),
-        rtype: r.rtype,
-        ttl: r.ttl,
-        rdatas: Cow::Owned(vec![r.rdata.clone()]),
+    let record = |r: &'_ crate::snapshot::ViewRecord| {
+        RRsetOut::new(
+            r.owner.clone(),
+            r.rtype,
+            r.ttl,
+            Cow::Owned(vec![r.rdata.clone()]),
+        )
     };
     let mut out = vec![
         current.clone(),
@@ -160,21 +157,21 @@ pub fn zone_view(snapshot: &Snapshot, zone_index: usize) -> Vec<RRsetOut<'_>> {
         prefix: 0,
     };
     let facts = Facts::new(&snapshot.locator, &policies.cidr_locations, &nowhere);
-    let soa = RRsetOut {
-        owner: zone.origin.clone(),
-        rtype: RecordType::SOA,
-        ttl: snapshot.soa(zone_index).ttl,
-        rdatas: Cow::Borrowed(&snapshot.soa(zone_index).rdatas),
-    };
+    let soa = RRsetOut::new(
+        zone.origin.clone(),
+        RecordType::SOA,
+        snapshot.soa(zone_index).ttl,
+        Cow::Borrowed(&snapshot.soa(zone_index).rdatas),
+    );
     let mut out = vec![soa.clone()];
     for node in zone.nodes.values() {
         for set in node.rrsets.iter().filter(|s| s.rtype != RecordType::SOA) {
-            out.push(RRsetOut {
-                owner: node.name.clone(),
-                rtype: set.rtype,
-                ttl: set.ttl,
-                rdatas: Cow::Borrowed(&set.rdatas),
-            });
+            out.push(RRsetOut::new(
+                node.name.clone(),
+                set.rtype,
+                set.ttl,
+                Cow::Borrowed(&set.rdatas),
+            ));
         }
         for &(rtype, group) in &node.dynamic {
             let mut leaves = Vec::new();

@@ -13,31 +13,40 @@ use hickory_proto::rr::{Name, RData, RecordType};
 use super::key::Key;
 use super::sign::{canonical_rdata, rrsig};
 use crate::config::Denial;
-use crate::zone::{label_offsets, name_key, Node, Zone};
+use crate::zone::{label_offsets, name_key, Node, RRset, Zone};
 
-/// One record DNSSEC adds, with its signatures.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One record of the denial chain, with its signatures.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Added {
     pub owner: Name,
     pub rtype: RecordType,
     pub ttl: u32,
-    /// Each record's RDATA, wire form.
-    pub rdatas: Vec<Box<[u8]>>,
-    /// RRSIG RDATAs over them, one per signing key.
-    pub sigs: Vec<Box<[u8]>>,
+    /// Its RDATA, as RFC 3597 data (written as it is).
+    pub rdatas: Vec<RData>,
+    /// RRSIGs over it, one per signing key.
+    pub sigs: Vec<RData>,
 }
 
-/// What signing adds to one zone.
+/// What signing adds to one zone besides the records it puts at the apex.
 #[derive(Debug, Default)]
 pub struct SignedZone {
-    /// RRSIG RDATAs of the zone's own RRsets, by node index and type covered.
-    pub sigs: HashMap<(u32, RecordType), Vec<Box<[u8]>>>,
-    /// At the apex: DNSKEY, CDS, CDNSKEY and (for NSEC3) NSEC3PARAM.
-    pub apex: Vec<Added>,
+    /// RRSIGs of the zone's own RRsets, by node index and type covered.
+    pub sigs: HashMap<(u32, RecordType), Vec<RData>>,
     /// The denial chain in canonical order: NSEC3 by hashed owner, or NSEC by owner.
     pub chain: Vec<Added>,
     /// For NSEC3: each chain entry's hash, in the chain's order (binary search).
     pub hashes: Vec<[u8; 20]>,
+    /// For NSEC: each chain entry's owner key, in the chain's order.
+    pub owners: Vec<Box<[u8]>>,
+    pub denial: Denial,
+}
+
+/// RDATA kept as the bytes it is (RFC 3597), for types hadns makes itself.
+pub fn raw_rdata(rtype: RecordType, bytes: Vec<u8>) -> RData {
+    RData::Unknown {
+        code: rtype,
+        rdata: hickory_proto::rr::rdata::NULL::with(bytes),
+    }
 }
 
 /// When signatures start and end, and with which keys.
@@ -55,7 +64,7 @@ const INCEPTION_SLACK: u64 = 3600;
 impl Signing<'_> {
     /// Keys that sign the DNSKEY set, and keys that sign the rest. A zone without an
     /// active zone-signing key signs everything with its key-signing keys (a combined key).
-    fn signers(&self) -> (Vec<&Key>, Vec<&Key>) {
+    pub fn signers(&self) -> (Vec<&Key>, Vec<&Key>) {
         let active: Vec<&Key> = self
             .keys
             .iter()
@@ -67,18 +76,22 @@ impl Signing<'_> {
         (sep, zsk)
     }
 
-    fn sign(
+    /// RRSIGs by each of `by` over an RRset.
+    pub fn sign(
         &self,
         by: &[&Key],
         owner: &Name,
         rtype: RecordType,
         ttl: u32,
         rdatas: &[RData],
-    ) -> Vec<Box<[u8]>> {
+    ) -> Vec<RData> {
         let inception = self.now.saturating_sub(INCEPTION_SLACK);
         let expiration = self.now + self.validity;
         by.iter()
-            .map(|k| rrsig(k, owner, rtype, ttl, rdatas, inception, expiration).into_boxed_slice())
+            .map(|k| {
+                let sig = rrsig(k, owner, rtype, ttl, rdatas, inception, expiration);
+                raw_rdata(RecordType::RRSIG, sig)
+            })
             .collect()
     }
 }
@@ -185,15 +198,60 @@ fn label(key: &[u8], at: usize) -> &[u8] {
     &key[at + 1..at + 1 + key[at] as usize]
 }
 
-/// Signs `zone`'s static data with `signing`'s keys.
-pub fn sign_zone(zone: &Zone, signing: &Signing) -> SignedZone {
+/// Puts the DNSKEY, CDS, CDNSKEY and (for NSEC3) NSEC3PARAM sets at `zone`'s apex and
+/// signs its static data with `signing`'s keys.
+pub fn sign_zone(zone: &mut Zone, signing: &Signing) -> SignedZone {
     let (sep, zsk) = signing.signers();
-    let mut signed = SignedZone::default();
     let apex_index = zone.nodes.index_of(&zone.origin_key).unwrap_or(0);
-    let negative_ttl = zone.negative_ttl;
     let dnskey_ttl = zone.soa().ttl;
+    let dnskeys: Vec<RData> = signing
+        .keys
+        .iter()
+        .filter(|k| k.timing.published(signing.now))
+        .map(|k| raw_rdata(RecordType::DNSKEY, k.dnskey_rdata()))
+        .collect();
+    let cdnskeys: Vec<RData> = sep
+        .iter()
+        .map(|k| raw_rdata(RecordType::CDNSKEY, k.dnskey_rdata()))
+        .collect();
+    let cds: Vec<RData> = sep
+        .iter()
+        .map(|k| {
+            let mut r = k.tag.to_be_bytes().to_vec();
+            r.push(k.algorithm.number());
+            r.push(2);
+            r.extend_from_slice(&k.ds_digest());
+            raw_rdata(RecordType::CDS, r)
+        })
+        .collect();
+    let mut added = vec![
+        (RecordType::DNSKEY, dnskeys),
+        (RecordType::CDS, cds),
+        (RecordType::CDNSKEY, cdnskeys),
+    ];
+    if signing.denial == Denial::Nsec3 {
+        let param = raw_rdata(RecordType::NSEC3PARAM, vec![1, 0, 0, 0, 0]);
+        added.push((RecordType::NSEC3PARAM, vec![param]));
+    }
+    zone.add_rrsets(
+        apex_index,
+        added
+            .into_iter()
+            .filter(|(_, r)| !r.is_empty())
+            .map(|(rtype, rdatas)| RRset {
+                rtype,
+                ttl: dnskey_ttl,
+                rdatas,
+            }),
+    );
+    let zone = &*zone;
+    let mut signed = SignedZone {
+        denial: signing.denial,
+        ..SignedZone::default()
+    };
+    let negative_ttl = zone.negative_ttl;
 
-    // The names in the chain, with the types each can answer.
+    // The names in the chain: all but glue below zone cuts.
     let mut names: Vec<(&[u8], u32, &Node, Standing)> = zone
         .nodes
         .keyed()
@@ -204,72 +262,21 @@ pub fn sign_zone(zone: &Zone, signing: &Signing) -> SignedZone {
 
     for &(_, i, node, standing) in &names {
         for set in &node.rrsets {
-            let signs = match standing {
-                Standing::Authoritative => true,
-                Standing::Cut => set.rtype == RecordType::DS,
-                Standing::Occluded => false,
+            let by = match (standing, set.rtype) {
+                (Standing::Authoritative, t) if is_key_set(t) => &sep,
+                (Standing::Authoritative, _) | (Standing::Cut, RecordType::DS) => &zsk,
+                _ => continue,
             };
-            if signs {
-                let sigs = signing.sign(&zsk, &node.name, set.rtype, set.ttl, &set.rdatas);
-                signed.sigs.insert((i, set.rtype), sigs);
-            }
+            let sigs = signing.sign(by, &node.name, set.rtype, set.ttl, &set.rdatas);
+            signed.sigs.insert((i, set.rtype), sigs);
         }
     }
 
-    // The apex's DNSSEC records.
-    let apex_name = zone.origin.clone();
-    let published: Vec<&Key> = signing
-        .keys
-        .iter()
-        .filter(|k| k.timing.published(signing.now))
-        .collect();
-    let dnskeys: Vec<Box<[u8]>> = published.iter().map(|k| k.dnskey_rdata().into()).collect();
-    let cds_keys: Vec<&&Key> = sep.iter().collect();
-    let cdnskeys: Vec<Box<[u8]>> = cds_keys.iter().map(|k| k.dnskey_rdata().into()).collect();
-    let cds: Vec<Box<[u8]>> = cds_keys
-        .iter()
-        .map(|k| {
-            let mut r = k.tag.to_be_bytes().to_vec();
-            r.push(k.algorithm.number());
-            r.push(2);
-            r.extend_from_slice(&k.ds_digest());
-            r.into_boxed_slice()
-        })
-        .collect();
-    let mut apex = vec![
-        (RecordType::DNSKEY, dnskeys, &sep),
-        (RecordType::CDS, cds, &zsk),
-        (RecordType::CDNSKEY, cdnskeys, &zsk),
-    ];
-    if signing.denial == Denial::Nsec3 {
-        apex.push((
-            RecordType::NSEC3PARAM,
-            vec![vec![1, 0, 0, 0, 0].into()],
-            &zsk,
-        ));
-    }
-    for (rtype, rdatas, by) in apex {
-        if rdatas.is_empty() {
-            continue;
-        }
-        let sigs = sign_raw(signing, by, &apex_name, rtype, dnskey_ttl, &rdatas);
-        signed.apex.push(Added {
-            owner: apex_name.clone(),
-            rtype,
-            ttl: dnskey_ttl,
-            rdatas,
-            sigs,
-        });
-    }
-    let apex_added: Vec<RecordType> = signed.apex.iter().map(|a| a.rtype).collect();
-
-    // Types at each name: its own, its policy types, and what signing adds.
-    let types_at = |i: u32, node: &Node, standing: Standing, own: RecordType| {
+    // Types at each name: its own (the apex's new sets included), its policy types, and
+    // RRSIG where anything there is signed.
+    let types_at = |node: &Node, standing: Standing, own: RecordType| {
         let mut t: Vec<RecordType> = node.rrsets.iter().map(|r| r.rtype).collect();
         t.extend(node.dynamic.iter().map(|(t, _)| *t));
-        if i == apex_index {
-            t.extend(apex_added.iter().copied());
-        }
         let signed_here = standing == Standing::Authoritative
             || node.rrset(RecordType::DS).is_some()
             || own == RecordType::NSEC;
@@ -282,16 +289,25 @@ pub fn sign_zone(zone: &Zone, signing: &Signing) -> SignedZone {
         t
     };
 
+    let push = |signed: &mut SignedZone, owner: Name, rtype: RecordType, rdata: Vec<u8>| {
+        let rdatas = vec![raw_rdata(rtype, rdata)];
+        let sigs = signing.sign(&zsk, &owner, rtype, negative_ttl, &rdatas);
+        signed.chain.push(Added {
+            owner,
+            rtype,
+            ttl: negative_ttl,
+            rdatas,
+            sigs,
+        });
+    };
     match signing.denial {
         Denial::Nsec3 => {
             // Every name and every empty non-terminal; glue below cuts left out.
             let mut entries: Vec<([u8; 20], Vec<u8>)> = names
                 .iter()
-                .map(|&(k, i, n, s)| {
-                    (
-                        nsec3_hash(k),
-                        type_bitmap(&types_at(i, n, s, RecordType::NSEC3)),
-                    )
+                .map(|&(k, _, n, s)| {
+                    let types = types_at(n, s, RecordType::NSEC3);
+                    (nsec3_hash(k), type_bitmap(&types))
                 })
                 .collect();
             entries.sort_by_key(|e| e.0);
@@ -303,22 +319,7 @@ pub fn sign_zone(zone: &Zone, signing: &Signing) -> SignedZone {
                 rdata.extend_from_slice(bitmap);
                 let owner = Name::from_ascii(format!("{}.{}", base32hex(hash), zone.origin))
                     .expect("a base32hex label under the zone is a name");
-                let rdatas = vec![rdata.into_boxed_slice()];
-                let sigs = sign_raw(
-                    signing,
-                    &zsk,
-                    &owner,
-                    RecordType::NSEC3,
-                    negative_ttl,
-                    &rdatas,
-                );
-                signed.chain.push(Added {
-                    owner,
-                    rtype: RecordType::NSEC3,
-                    ttl: negative_ttl,
-                    rdatas,
-                    sigs,
-                });
+                push(&mut signed, owner, RecordType::NSEC3, rdata);
                 signed.hashes.push(*hash);
             }
         }
@@ -326,62 +327,31 @@ pub fn sign_zone(zone: &Zone, signing: &Signing) -> SignedZone {
             // Names that own something; empty non-terminals are not in an NSEC chain.
             let owners: Vec<_> = names
                 .iter()
-                .filter(|(_, i, n, _)| {
-                    !n.rrsets.is_empty() || !n.dynamic.is_empty() || *i == apex_index
-                })
+                .filter(|(_, _, n, _)| !n.rrsets.is_empty() || !n.dynamic.is_empty())
                 .collect();
-            for (j, &&(_, i, node, standing)) in owners.iter().enumerate() {
+            for (j, &&(key, i, node, standing)) in owners.iter().enumerate() {
                 if signing.denial == Denial::Compact && i != apex_index {
                     // RFC 9824: NSEC made per query; only the apex's is kept.
                     continue;
                 }
                 let next = owners[(j + 1) % owners.len()].2;
                 let mut rdata = name_key(&next.name).into_vec();
-                rdata.extend_from_slice(&type_bitmap(&types_at(
-                    i,
-                    node,
-                    standing,
-                    RecordType::NSEC,
-                )));
-                let rdatas = vec![rdata.into_boxed_slice()];
-                let sigs = sign_raw(
-                    signing,
-                    &zsk,
-                    &node.name,
-                    RecordType::NSEC,
-                    negative_ttl,
-                    &rdatas,
-                );
-                signed.chain.push(Added {
-                    owner: node.name.clone(),
-                    rtype: RecordType::NSEC,
-                    ttl: negative_ttl,
-                    rdatas,
-                    sigs,
-                });
+                let types = types_at(node, standing, RecordType::NSEC);
+                rdata.extend_from_slice(&type_bitmap(&types));
+                push(&mut signed, node.name.clone(), RecordType::NSEC, rdata);
+                signed.owners.push(key.into());
             }
         }
     }
     signed
 }
 
-/// Signs an RRset given as wire RDATAs (what signing itself makes).
-fn sign_raw(
-    signing: &Signing,
-    by: &[&Key],
-    owner: &Name,
-    rtype: RecordType,
-    ttl: u32,
-    rdatas: &[Box<[u8]>],
-) -> Vec<Box<[u8]>> {
-    let as_rdata: Vec<RData> = rdatas
-        .iter()
-        .map(|r| RData::Unknown {
-            code: rtype,
-            rdata: hickory_proto::rr::rdata::NULL::with(r.to_vec()),
-        })
-        .collect();
-    signing.sign(by, owner, rtype, ttl, &as_rdata)
+/// The sets the key-signing keys sign (RFC 7344 §4.1 for CDS and CDNSKEY).
+fn is_key_set(rtype: RecordType) -> bool {
+    matches!(
+        rtype,
+        RecordType::DNSKEY | RecordType::CDS | RecordType::CDNSKEY
+    )
 }
 
 /// Every record of the signed zone, static and added, in RFC 3597's generic text form
@@ -410,16 +380,18 @@ pub fn generic_text(zone: &Zone, signed: &SignedZone) -> String {
                 );
             }
             for sig in signed.sigs.get(&(i, set.rtype)).into_iter().flatten() {
-                line(&node.name, RecordType::RRSIG, set.ttl, sig);
+                let sig = canonical_rdata(RecordType::RRSIG, sig);
+                line(&node.name, RecordType::RRSIG, set.ttl, &sig);
             }
         }
     }
-    for a in signed.apex.iter().chain(&signed.chain) {
+    for a in &signed.chain {
         for r in &a.rdatas {
-            line(&a.owner, a.rtype, a.ttl, r);
+            line(&a.owner, a.rtype, a.ttl, &canonical_rdata(a.rtype, r));
         }
         for sig in &a.sigs {
-            line(&a.owner, RecordType::RRSIG, a.ttl, sig);
+            let sig = canonical_rdata(RecordType::RRSIG, sig);
+            line(&a.owner, RecordType::RRSIG, a.ttl, &sig);
         }
     }
     out

@@ -152,6 +152,16 @@ impl Zone {
             .expect("a zone is built with its apex")
     }
 
+    /// Adds RRsets to node `node` (the apex's DNSSEC sets), kept in type order.
+    pub fn add_rrsets(&mut self, node: u32, sets: impl IntoIterator<Item = RRset>) {
+        let node = &mut self.nodes.nodes[node as usize];
+        for set in sets {
+            node.rrsets.retain(|r| r.rtype != set.rtype);
+            node.rrsets.push(set);
+        }
+        node.rrsets.sort_by_key(|r| u16::from(r.rtype));
+    }
+
     /// Declares that `name` has an RRset of `rtype` chosen by policy group `group`.
     pub fn add_dynamic(&mut self, name: &Name, rtype: RecordType, group: u32) {
         let i = self.nodes.entry(&self.origin, name, &name_key(name));
