@@ -14,8 +14,10 @@ use crate::client::geoip::GeoDb;
 use crate::client::latency::LatencyTable;
 use crate::client::Locator;
 use crate::config::Config;
+use crate::config::DnssecConfig;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::dnssec::key::Key;
+use crate::dnssec::zone::{sign_zone, SignedZone, Signing};
 use crate::health::HealthCheck;
 use crate::metrics::{self, ZoneQueries};
 use crate::policy::file::{read_policy_file, referenced_names, Context};
@@ -49,6 +51,12 @@ pub struct Content {
     pub zones_read: usize,
     /// Indexed like `zones.zones`: the zone's DNSSEC keys (none: not signed).
     pub keys: Vec<Vec<Key>>,
+    /// Indexed like `zones.zones` (or empty): what signing added to each signed zone.
+    pub signed: Vec<Option<SignedZone>>,
+    /// How zones are signed, when any is.
+    pub dnssec: Option<DnssecConfig>,
+    /// When the signed zones were signed (seconds since the epoch); None: none is.
+    pub signed_at: Option<u64>,
 }
 
 /// The counters of one zone: its queries, and the answers of each policy record set
@@ -139,11 +147,46 @@ impl Content {
             read: Vec::new(),
             zones_read: 0,
             keys: Vec::new(),
+            signed: Vec::new(),
+            dnssec: None,
+            signed_at: None,
+        }
+    }
+
+    /// Signs each zone that has keys: its static data once, now (see `dnssec::zone`).
+    fn sign(&mut self) {
+        let Some(dnssec) = &self.dnssec else {
+            return;
+        };
+        let now = crate::dnssec::key::unix_now();
+        self.signed = self
+            .zones
+            .zones
+            .iter_mut()
+            .zip(&self.keys)
+            .map(|(zone, keys)| {
+                if keys.is_empty() {
+                    return None;
+                }
+                let signing = Signing {
+                    keys,
+                    denial: dnssec.denial,
+                    now,
+                    validity: dnssec.signature_validity.as_secs(),
+                };
+                // Signed zones are read afresh at every load (`unchanged`), so this
+                // copies only a zone kept unsigned that has just been given keys.
+                Some(sign_zone(Arc::make_mut(zone), &signing))
+            })
+            .collect();
+        if self.signed.iter().any(Option::is_some) {
+            self.signed_at = Some(now);
         }
     }
 
     /// The zone read from `zone_file`, if none of the files it was read from changed
-    /// since (the config neither, as `config` shows: it says how zones are read).
+    /// since (the config neither, as `config` shows: it says how zones are read). A
+    /// signed zone is always read again: its signatures are made at each load.
     fn unchanged(&self, config: &FileStamp, zone_file: &Path) -> Option<(usize, Kept)> {
         if self.config_read.as_ref() != Some(config) || config.seen.is_none() {
             return None;
@@ -152,6 +195,9 @@ impl Content {
             .read
             .iter()
             .position(|files| files.first().is_some_and(|f| f.path == zone_file))?;
+        if self.keys.get(i).is_some_and(|k| !k.is_empty()) {
+            return None;
+        }
         let files = &self.read[i];
         let zone_files = files[..files.len() - 1].to_vec();
         files
@@ -332,19 +378,33 @@ fn read_content(
     let keys = match (&zones.zones, &config.dnssec) {
         (Some(set), Some(dnssec)) => {
             files.push(FileStamp::of(&dnssec.keys_dir));
-            read_keys(set, &dnssec.keys_dir, diags, files)
+            let keys = read_keys(set, &dnssec.keys_dir, diags, files);
+            if dnssec.denial == crate::config::Denial::Compact && keys.iter().any(|k| !k.is_empty())
+            {
+                diags.push(Diagnostic::error(
+                    &files[0].path,
+                    1,
+                    "[dnssec] denial = \"compact\" (RFC 9824) is not built yet: use \"nsec3\" or \"nsec\"",
+                ));
+            }
+            keys
         }
         _ => Vec::new(),
     };
     match zones.zones {
-        Some(zones) if !diags.has_errors() => Some(Content {
-            digests,
-            config_read: Some(config_read),
-            read,
-            keys,
-            zones_read: zones.zones.len() - kept_count,
-            ..Content::new(zones, policies, locator)
-        }),
+        Some(zones) if !diags.has_errors() => {
+            let mut content = Content {
+                digests,
+                config_read: Some(config_read),
+                read,
+                keys,
+                zones_read: zones.zones.len() - kept_count,
+                dnssec: config.dnssec.clone(),
+                ..Content::new(zones, policies, locator)
+            };
+            content.sign();
+            Some(content)
+        }
         _ => None,
     }
 }
@@ -368,6 +428,16 @@ fn read_keys(
                 [FileStamp::of(&k.file), FileStamp::of(&private)]
             }));
             if let Some(first) = keys.first() {
+                if keys.iter().any(|k| k.algorithm != first.algorithm) {
+                    diags.push(Diagnostic::error(
+                        &first.file,
+                        1,
+                        format!(
+                            "zone {} has keys of more than one algorithm: every algorithm would have to sign every RRset (RFC 4035 §2.2); an algorithm rollover is not supported, keep one",
+                            zone.origin
+                        ),
+                    ));
+                }
                 if !keys.iter().any(|k| k.is_sep() && k.timing.active(now)) {
                     diags.push(Diagnostic::error(
                         &first.file,

@@ -626,6 +626,7 @@ fn run(
         }
         let listen = config.server.listen.clone();
         tokio::spawn(reload::on_sighup(reloader.clone(), hup));
+        tokio::spawn(reload::resign_in_time(reloader.clone()));
         tokio::spawn(reload::on_file_change(reloader));
 
         tracing::info!(zones = zone_count, records, ?listen, http = %http_addr, "serving");

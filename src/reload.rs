@@ -159,6 +159,29 @@ impl Reloader {
         errors
     }
 
+    /// How long until the signed zones must be signed again (zero: now); None when
+    /// nothing is signed.
+    fn until_resign(&self) -> Option<Duration> {
+        let content = self.live.load().content.clone();
+        let dnssec = content.dnssec.as_ref()?;
+        let signed_at = content.signed_at?;
+        let now = crate::dnssec::key::unix_now();
+        let validity = dnssec.signature_validity.as_secs();
+        let mut due = signed_at + validity * 3 / 4;
+        for key in content.keys.iter().flatten() {
+            let t = key.timing;
+            for at in [t.publish, t.activate, t.inactive, t.delete]
+                .into_iter()
+                .flatten()
+            {
+                if at > signed_at {
+                    due = due.min(at);
+                }
+            }
+        }
+        Some(Duration::from_secs(due.saturating_sub(now)))
+    }
+
     /// True when a file the last load read has changed since, and every file it read
     /// (and every file in the zones directory, where a new zone may be being written)
     /// has then stayed as it is for `QUIET`: a file is not read while it is written.
@@ -217,6 +240,28 @@ async fn finish_or_stall<T>(
                     return Err(path);
                 }
             }
+        }
+    }
+}
+
+/// Signed zones are signed at load: loads them again before their signatures reach a
+/// quarter of their validity from expiring, and when a key's timing (Publish, Activate,
+/// Inactive, Delete) says the keys in use change. Runs until the task is dropped.
+pub async fn resign_in_time(reloader: Arc<Reloader>) {
+    loop {
+        let wait = reloader.until_resign();
+        let Some(wait) = wait else {
+            // Nothing signed now: look again after a while (a reload may add keys).
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            continue;
+        };
+        tokio::time::sleep(wait).await;
+        if reloader.until_resign().is_some_and(|w| w.is_zero())
+            && reloader.reload("signatures refreshed").await.is_err()
+        {
+            // The files do not load (the error is logged): try again in a minute, while
+            // the signatures in service are still valid.
+            tokio::time::sleep(Duration::from_secs(60)).await;
         }
     }
 }

@@ -51,6 +51,8 @@ pub struct RRsetOut<'z> {
     /// The zone node whose own RRset this is (its signature, in a signed zone, is made
     /// already); None for data made for the answer (a policy's pick, a synthesis).
     pub node: Option<&'z Node>,
+    /// A CNAME synthesised from a DNAME: never signed (RFC 6672 §5.3.1).
+    pub synthesized: bool,
 }
 
 impl<'z> RRsetOut<'z> {
@@ -61,10 +63,12 @@ impl<'z> RRsetOut<'z> {
             ttl,
             rdatas,
             node: None,
+            synthesized: false,
         }
     }
 
-    fn of(owner: Name, node: &'z Node, set: &'z RRset) -> Self {
+    /// The zone's own RRset `set` of `node`, under `owner`.
+    pub fn of(owner: Name, node: &'z Node, set: &'z RRset) -> Self {
         RRsetOut {
             node: Some(node),
             ..RRsetOut::new(owner, set.rtype, set.ttl, Cow::Borrowed(&set.rdatas))
@@ -92,6 +96,22 @@ pub struct Answer<'z> {
     pub answer: Vec<RRsetOut<'z>>,
     pub authority: Vec<RRsetOut<'z>>,
     pub additional: Vec<RRsetOut<'z>>,
+    /// What a signed answer must prove besides its records, step by step of a chain.
+    pub proofs: Vec<Proof<'z>>,
+}
+
+/// What DNSSEC must show of an answer beyond signing its RRsets (RFC 4035 §3.1.3).
+#[derive(Debug, Clone)]
+pub enum Proof<'z> {
+    /// The name (lowercase wire form) does not exist, nor a wildcard for it.
+    NxDomain(Box<[u8]>),
+    /// The name exists (this node), without the type asked (the third).
+    NoData(Box<[u8]>, &'z Node, RecordType),
+    /// The answer was made from this wildcard: no closer name exists (and if the
+    /// wildcard lacks the type, that too).
+    Wildcard(Box<[u8]>, &'z Node),
+    /// A referral to the zone cut at this node: its DS, or proof that it has none.
+    Referral(&'z Node),
 }
 
 impl Answer<'_> {
@@ -108,6 +128,7 @@ impl Answer<'_> {
             answer: Vec::new(),
             authority: Vec::new(),
             additional: Vec::new(),
+            proofs: Vec::new(),
         }
     }
 }
@@ -230,6 +251,11 @@ enum LandedKind {
 }
 
 impl Landed {
+    /// The index of the zone it landed in.
+    pub fn zone(&self) -> usize {
+        self.zone as usize
+    }
+
     /// Which names of its prepared response may point at the query name: a wildcard's
     /// records are owned by it; elsewhere nothing is, though zone data may equal it.
     pub fn qname_refs(&self) -> QnameRefs {
@@ -337,6 +363,7 @@ impl<'z, T: Trace> Step<'z, '_, T> {
                 }
                 let ns = cut.rrset(RecordType::NS).expect("a cut has NS");
                 ans.authority.push(RRsetOut::of(cut.name.clone(), cut, ns));
+                ans.proofs.push(Proof::Referral(cut));
                 add_addresses(zone, &ns.rdatas, true, ans);
                 None
             }
@@ -361,12 +388,15 @@ impl<'z, T: Trace> Step<'z, '_, T> {
                         // The synthesised CNAME carries the labels as asked: not reusable
                         // for another spelling of the name.
                         ans.reuse = Reuse::Never;
-                        ans.answer.push(RRsetOut::new(
-                            name.clone(),
-                            RecordType::CNAME,
-                            dname.ttl,
-                            Cow::Owned(vec![RData::CNAME(CNAME(synth.clone()))]),
-                        ));
+                        ans.answer.push(RRsetOut {
+                            synthesized: true,
+                            ..RRsetOut::new(
+                                name.clone(),
+                                RecordType::CNAME,
+                                dname.ttl,
+                                Cow::Owned(vec![RData::CNAME(CNAME(synth.clone()))]),
+                            )
+                        });
                         // RFC 6672 §3.2: a query for the CNAME itself is answered by it.
                         (qtype != RecordType::CNAME).then_some(synth)
                     }
@@ -380,9 +410,14 @@ impl<'z, T: Trace> Step<'z, '_, T> {
             Landing::NxDomain => {
                 ans.rcode = Rcode::NxDomain;
                 add_soa(self.data, self.zone_index, ans);
+                ans.proofs.push(Proof::NxDomain(key.into()));
                 None
             }
             Landing::Node(node) => {
+                // Made from a wildcard (asked for the wildcard itself, it is just a name).
+                if node.name.is_wildcard() && *name_key(&node.name) != *key {
+                    ans.proofs.push(Proof::Wildcard(key.into(), node));
+                }
                 if qtype == RecordType::ANY {
                     let sets = if self.minimal_any {
                         &node.rrsets[..node.rrsets.len().min(1)]
@@ -395,6 +430,7 @@ impl<'z, T: Trace> Step<'z, '_, T> {
                     );
                     if sets.is_empty() {
                         add_soa(self.data, self.zone_index, ans);
+                        ans.proofs.push(Proof::NoData(key.into(), node, qtype));
                     }
                     return None;
                 }
@@ -414,6 +450,7 @@ impl<'z, T: Trace> Step<'z, '_, T> {
                     return next;
                 }
                 add_soa(self.data, self.zone_index, ans);
+                ans.proofs.push(Proof::NoData(key.into(), node, qtype));
                 None
             }
         }

@@ -64,7 +64,13 @@ pub(super) fn answer(
             }
             (Some(Cached::PerQuery), _) => fresh = true,
             (None, _) => {
-                landed = lookup::landed(snapshot, key.qname(), RecordType::from(req.qtype));
+                // With DO, a signed zone's denial proofs depend on the name itself.
+                landed = lookup::landed(snapshot, key.qname(), RecordType::from(req.qtype)).filter(
+                    |l| {
+                        !edns.dnssec_ok
+                            || crate::dnssec::answer::signer(snapshot, l.zone()).is_none()
+                    },
+                );
                 if let Some(prepared) = landed.and_then(|l| cached.prepared(l, key)) {
                     let out = sink.next_message();
                     if let Some(handled) =
@@ -92,7 +98,10 @@ pub(super) fn answer(
         // Encoded from the name in lower case, so that no client's spelling stays in
         // it; each replay writes the question as its client spelled it.
         let lower = qname.to_lowercase();
-        let answer = lookup::resolve(snapshot, &edns.client, &lower, qtype, udp, draw, &mut ());
+        let mut answer = lookup::resolve(snapshot, &edns.client, &lower, qtype, udp, draw, &mut ());
+        if edns.dnssec_ok {
+            signed(snapshot, &mut answer);
+        }
         let question = (&lower, req.qtype, req.qclass);
         let entry = match &answer.reuse {
             Reuse::Always => {
@@ -137,7 +146,10 @@ pub(super) fn answer(
             return replay_into(entry, asked, reply, (snapshot, tally), out);
         }
     }
-    let answer = lookup::resolve(snapshot, &edns.client, &qname, qtype, udp, draw, &mut ());
+    let mut answer = lookup::resolve(snapshot, &edns.client, &qname, qtype, udp, draw, &mut ());
+    if edns.dnssec_ok {
+        signed(snapshot, &mut answer);
+    }
     if let Some(z) = answer.zone {
         tally.answers(snapshot, z, &answer.sets);
     }
@@ -158,6 +170,16 @@ pub(super) fn answer(
         zone: answer.zone,
         qtype: Some(req.qtype),
         outcome,
+    }
+}
+
+/// In a signed zone, what a DO query's answer carries besides (see `dnssec::answer`).
+fn signed<'z>(snapshot: &'z Snapshot, answer: &mut lookup::Answer<'z>) {
+    if let Some(signer) = answer
+        .zone
+        .and_then(|z| crate::dnssec::answer::signer(snapshot, z))
+    {
+        signer.complete(answer);
     }
 }
 

@@ -75,8 +75,11 @@ pub(super) fn answer(
         // Not the apex of a zone served here.
         return asked.error(sink, RCODE_NOTAUTH);
     };
+    let signer = crate::dnssec::answer::signer(snapshot, zone_index);
     let incremental = match (RecordType::from(req.qtype), req.soa_serial) {
-        (RecordType::IXFR, Some(have)) => ixfr_view(snapshot, zone_index, have),
+        // A signed zone's journal holds no signatures: its IXFR is the whole zone
+        // (RFC 1995 §4 allows it).
+        (RecordType::IXFR, Some(have)) if signer.is_none() => ixfr_view(snapshot, zone_index, have),
         _ => None,
     };
     let kind = if incremental.is_some() {
@@ -84,7 +87,13 @@ pub(super) fn answer(
     } else {
         "AXFR"
     };
-    let sets = incremental.unwrap_or_else(|| zone_view(snapshot, zone_index));
+    let sets = incremental.unwrap_or_else(|| {
+        let view = zone_view(snapshot, zone_index);
+        match &signer {
+            Some(signer) => signer.signed_view(view),
+            None => view,
+        }
+    });
     let records: usize = sets.iter().map(|s| s.rdatas.len()).sum();
     tracing::info!(zone = %qname, peer = %asked.peer, kind, records, serial = snapshot.serial(zone_index), "zone transfer");
     let mut rest = &sets[..];
@@ -157,21 +166,19 @@ pub fn zone_view(snapshot: &Snapshot, zone_index: usize) -> Vec<RRsetOut<'_>> {
         prefix: 0,
     };
     let facts = Facts::new(&snapshot.locator, &policies.cidr_locations, &nowhere);
-    let soa = RRsetOut::new(
-        zone.origin.clone(),
-        RecordType::SOA,
-        snapshot.soa(zone_index).ttl,
-        Cow::Borrowed(&snapshot.soa(zone_index).rdatas),
-    );
+    let soa = RRsetOut {
+        node: Some(zone.apex()),
+        ..RRsetOut::new(
+            zone.origin.clone(),
+            RecordType::SOA,
+            snapshot.soa(zone_index).ttl,
+            Cow::Borrowed(&snapshot.soa(zone_index).rdatas),
+        )
+    };
     let mut out = vec![soa.clone()];
     for node in zone.nodes.values() {
         for set in node.rrsets.iter().filter(|s| s.rtype != RecordType::SOA) {
-            out.push(RRsetOut::new(
-                node.name.clone(),
-                set.rtype,
-                set.ttl,
-                Cow::Borrowed(&set.rdatas),
-            ));
+            out.push(RRsetOut::of(node.name.clone(), node, set));
         }
         for &(rtype, group) in &node.dynamic {
             let mut leaves = Vec::new();

@@ -163,6 +163,24 @@ pub fn type_bitmap(types: &[RecordType]) -> Vec<u8> {
     out
 }
 
+/// The types a bitmap (RFC 4034 §4.1.2) lists.
+pub fn bitmap_types(mut bitmap: &[u8]) -> Vec<RecordType> {
+    let mut types = Vec::new();
+    while bitmap.len() >= 2 {
+        let (window, len) = (u16::from(bitmap[0]), usize::from(bitmap[1]));
+        let bits = &bitmap[2..(2 + len).min(bitmap.len())];
+        for (i, b) in bits.iter().enumerate() {
+            for bit in 0..8 {
+                if b & (0x80 >> bit) != 0 {
+                    types.push(RecordType::from(window << 8 | (i * 8 + bit) as u16));
+                }
+            }
+        }
+        bitmap = &bitmap[(2 + len).min(bitmap.len())..];
+    }
+    types
+}
+
 /// Where a node stands in the signed zone.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Standing {
@@ -233,17 +251,23 @@ pub fn sign_zone(zone: &mut Zone, signing: &Signing) -> SignedZone {
         let param = raw_rdata(RecordType::NSEC3PARAM, vec![1, 0, 0, 0, 0]);
         added.push((RecordType::NSEC3PARAM, vec![param]));
     }
-    zone.add_rrsets(
-        apex_index,
-        added
-            .into_iter()
-            .filter(|(_, r)| !r.is_empty())
-            .map(|(rtype, rdatas)| RRset {
-                rtype,
-                ttl: dnskey_ttl,
-                rdatas,
-            }),
-    );
+    // What an earlier signing put there goes (a zone copied to be signed again).
+    let apex_sets = [
+        RecordType::DNSKEY,
+        RecordType::CDS,
+        RecordType::CDNSKEY,
+        RecordType::NSEC3PARAM,
+    ];
+    let sets = added
+        .into_iter()
+        .filter(|(_, r)| !r.is_empty())
+        .map(|(rtype, rdatas)| RRset {
+            rtype,
+            ttl: dnskey_ttl,
+            rdatas,
+        })
+        .collect();
+    zone.replace_rrsets(apex_index, &apex_sets, sets);
     let zone = &*zone;
     let mut signed = SignedZone {
         denial: signing.denial,
@@ -460,5 +484,6 @@ mod tests {
         want.extend([0; 26]);
         want.push(0x20);
         assert_eq!(type_bitmap(&types), want);
+        assert_eq!(bitmap_types(&want), types);
     }
 }

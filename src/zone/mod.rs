@@ -152,13 +152,12 @@ impl Zone {
             .expect("a zone is built with its apex")
     }
 
-    /// Adds RRsets to node `node` (the apex's DNSSEC sets), kept in type order.
-    pub fn add_rrsets(&mut self, node: u32, sets: impl IntoIterator<Item = RRset>) {
+    /// Replaces node `node`'s RRsets of the types in `types` by `sets` (the apex's
+    /// DNSSEC sets), kept in type order.
+    pub fn replace_rrsets(&mut self, node: u32, types: &[RecordType], sets: Vec<RRset>) {
         let node = &mut self.nodes.nodes[node as usize];
-        for set in sets {
-            node.rrsets.retain(|r| r.rtype != set.rtype);
-            node.rrsets.push(set);
-        }
+        node.rrsets.retain(|r| !types.contains(&r.rtype));
+        node.rrsets.extend(sets);
         node.rrsets.sort_by_key(|r| u16::from(r.rtype));
     }
 

@@ -1,0 +1,448 @@
+//! What an answer to a DO query carries in a signed zone (RFC 4035 §3.1): the RRSIGs of
+//! its RRsets, and the NSEC3 or NSEC records that prove what does not exist. Signatures
+//! of the zone's own data were made at load; an RRset made for the answer (a policy's
+//! pick, an SOA whose serial moved on) is signed here, once per answer built, and the
+//! answer cache keeps it from then on.
+
+use std::borrow::Cow;
+
+use hickory_proto::rr::{RData, RecordType};
+
+use super::key::unix_now;
+use super::zone::{canonical_cmp, nsec3_hash, Added, SignedZone, Signing};
+use crate::config::{Denial, DnssecConfig};
+use crate::dns::lookup::{Answer, Proof, RRsetOut};
+use crate::dnssec::key::Key;
+use crate::zone::{label_offsets, name_key, Zone};
+
+/// Where the type bitmap of an NSEC3 or NSEC RDATA starts.
+fn bitmap_start(rtype: RecordType, rdata: &[u8]) -> usize {
+    let start = match rtype {
+        RecordType::NSEC3 => 6 + usize::from(*rdata.get(5).unwrap_or(&0)),
+        _ => {
+            let mut i = 0;
+            while i < rdata.len() && rdata[i] != 0 {
+                i += usize::from(rdata[i]) + 1;
+            }
+            i + 1
+        }
+    };
+    start.min(rdata.len())
+}
+
+/// base32hex (RFC 4648 §7), either case, to bytes.
+fn base32hex_decode(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len() * 5 / 8);
+    let (mut acc, mut bits) = (0u64, 0);
+    for c in text {
+        let v = match c.to_ascii_lowercase() {
+            c @ b'0'..=b'9' => c - b'0',
+            c @ b'a'..=b'v' => c - b'a' + 10,
+            _ => continue,
+        };
+        acc = acc << 5 | u64::from(v);
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    out
+}
+
+/// The signer of zone `zone` of `content`, if it is signed.
+pub fn signer(content: &crate::load::Content, zone: usize) -> Option<Signer<'_>> {
+    Some(Signer {
+        zone: &content.zones.zones[zone],
+        signed: content.signed.get(zone)?.as_ref()?,
+        keys: &content.keys[zone],
+        config: content.dnssec.as_ref()?,
+    })
+}
+
+/// A signed zone, as an answer needs it.
+pub struct Signer<'z> {
+    pub zone: &'z Zone,
+    pub signed: &'z SignedZone,
+    pub keys: &'z [Key],
+    pub config: &'z DnssecConfig,
+}
+
+impl<'z> Signer<'z> {
+    /// Adds the RRSIGs and denial records to `ans`.
+    pub fn complete(&self, ans: &mut Answer<'z>) {
+        let proofs = std::mem::take(&mut ans.proofs);
+        let mut authority_extra: Vec<RRsetOut<'z>> = Vec::new();
+        for proof in &proofs {
+            self.prove(proof, &mut authority_extra);
+        }
+        ans.answer = self.with_sigs(std::mem::take(&mut ans.answer));
+        let mut authority = self.with_sigs(std::mem::take(&mut ans.authority));
+        // The proofs' records come in pairs, each with its RRSIGs.
+        let mut pairs = authority_extra.into_iter();
+        while let (Some(set), Some(sigs)) = (pairs.next(), pairs.next()) {
+            let dup = authority
+                .iter()
+                .any(|s| s.rtype == set.rtype && s.owner == set.owner);
+            if !dup {
+                authority.push(set);
+                authority.push(sigs);
+            }
+        }
+        ans.authority = authority;
+        ans.additional = self.with_sigs(std::mem::take(&mut ans.additional));
+        ans.proofs = proofs;
+    }
+
+    /// A zone transfer's view (SOA, RRsets, SOA) with every signature, and the denial
+    /// chain before the closing SOA: the signed zone as a secondary must serve it.
+    pub fn signed_view(&self, view: Vec<RRsetOut<'z>>) -> Vec<RRsetOut<'z>> {
+        // Policy types the view has no records for (a geolocation without a default
+        // chose nothing for it). A name left with nothing at all, and nothing below
+        // it, is not in the transferred zone: its chain record goes, and the one before
+        // it points past it; otherwise its record is made without those types.
+        let mut missing: Vec<(Box<[u8]>, RecordType)> = Vec::new();
+        let mut absent: Vec<Box<[u8]>> = Vec::new();
+        for (key, _, node) in self.zone.nodes.keyed() {
+            let before = missing.len();
+            for &(rtype, _) in &node.dynamic {
+                let there = view
+                    .iter()
+                    .any(|s| s.rtype == rtype && s.owner.eq_ignore_root(&node.name));
+                if !there {
+                    missing.push((key.into(), rtype));
+                }
+            }
+            let all_gone = missing.len() - before == node.dynamic.len();
+            if !node.dynamic.is_empty()
+                && all_gone
+                && node.rrsets.is_empty()
+                && !self.has_below(key)
+            {
+                absent.push(key.into());
+            }
+        }
+        let mut out = self.with_sigs(view);
+        // The closing SOA and its RRSIGs: the last two.
+        let tail = out.split_off(out.len().saturating_sub(2));
+        let chain = &self.signed.chain;
+        let gone_at: Vec<bool> = (0..chain.len())
+            .map(|i| self.entry_of_any(i, &absent))
+            .collect();
+        for (i, added) in chain.iter().enumerate() {
+            if gone_at[i] {
+                continue;
+            }
+            let gone: Vec<RecordType> = missing
+                .iter()
+                .filter(|(k, _)| self.entry_of_any(i, std::slice::from_ref(k)))
+                .map(|(_, t)| *t)
+                .collect();
+            // The next entry still in the chain.
+            let mut next = (i + 1) % chain.len();
+            while gone_at[next] && next != i {
+                next = (next + 1) % chain.len();
+            }
+            let skips = next != (i + 1) % chain.len();
+            if gone.is_empty() && !skips {
+                for (rtype, rdatas) in [
+                    (added.rtype, &added.rdatas),
+                    (RecordType::RRSIG, &added.sigs),
+                ] {
+                    out.push(RRsetOut::new(
+                        added.owner.clone(),
+                        rtype,
+                        added.ttl,
+                        Cow::Borrowed(&rdatas[..]),
+                    ));
+                }
+                continue;
+            }
+            out.extend(self.remade(added, &gone, skips.then(|| &chain[next])));
+        }
+        // A transfer ends with the SOA alone.
+        out.extend(tail.into_iter().take(1));
+        out
+    }
+
+    /// Whether the zone has a name below `key`.
+    fn has_below(&self, key: &[u8]) -> bool {
+        self.zone
+            .nodes
+            .keyed()
+            .any(|(k, _, _)| k.len() > key.len() && k.ends_with(key))
+    }
+
+    /// Whether chain entry `i` is the record of one of the names `keys`.
+    fn entry_of_any(&self, i: usize, keys: &[Box<[u8]>]) -> bool {
+        keys.iter().any(|k| match self.signed.denial {
+            Denial::Nsec3 => self.signed.hashes.get(i) == Some(&nsec3_hash(k)),
+            _ => self.signed.owners.get(i).is_some_and(|o| o == k),
+        })
+    }
+
+    /// Each RRset followed by its RRSIGs, where it has them.
+    fn with_sigs(&self, sets: Vec<RRsetOut<'z>>) -> Vec<RRsetOut<'z>> {
+        let mut out = Vec::with_capacity(sets.len() * 2);
+        for set in sets {
+            let sigs = self.sigs_of(&set);
+            out.push(set);
+            if let Some(sigs) = sigs {
+                out.push(sigs);
+            }
+        }
+        out
+    }
+
+    fn sigs_of(&self, set: &RRsetOut<'z>) -> Option<RRsetOut<'z>> {
+        if set.synthesized || set.rtype == RecordType::RRSIG {
+            return None;
+        }
+        let sigs: Cow<'z, [RData]> = match set.node {
+            Some(node) => {
+                let own = node.rrset(set.rtype)?;
+                let i = self.zone.nodes.index_of(&name_key(&node.name))?;
+                match self.signed.sigs.get(&(i, set.rtype)) {
+                    // The zone's own data as signed at load.
+                    Some(sigs) if own.rdatas[..] == set.rdatas[..] => Cow::Borrowed(sigs),
+                    // Glue, or a delegation's NS: not signed.
+                    None => return None,
+                    // Served otherwise than loaded (the SOA's serial moved on).
+                    Some(_) => Cow::Owned(self.sign_now(set, own.ttl)),
+                }
+            }
+            // Chosen by a policy for this answer.
+            None => Cow::Owned(self.sign_now(set, set.ttl)),
+        };
+        Some(RRsetOut::new(
+            set.owner.clone(),
+            RecordType::RRSIG,
+            set.ttl,
+            sigs,
+        ))
+    }
+
+    fn sign_now(&self, set: &RRsetOut<'z>, original_ttl: u32) -> Vec<RData> {
+        let signing = Signing {
+            keys: self.keys,
+            denial: self.config.denial,
+            now: unix_now(),
+            validity: self.config.signature_validity.as_secs(),
+        };
+        let (_, zsk) = signing.signers();
+        // Signed as the zone spells the name, in lower case: the owner in an answer may
+        // carry the asker's case, which a signature does not depend on.
+        let owner = set.owner.to_lowercase();
+        signing.sign(&zsk, &owner, set.rtype, original_ttl, &set.rdatas)
+    }
+
+    fn prove(&self, proof: &Proof<'z>, out: &mut Vec<RRsetOut<'z>>) {
+        match self.signed.denial {
+            Denial::Nsec3 => self.prove_nsec3(proof, out),
+            Denial::Nsec | Denial::Compact => self.prove_nsec(proof, out),
+        }
+    }
+
+    fn push(&self, added: &'z Added, out: &mut Vec<RRsetOut<'z>>) {
+        if out
+            .iter()
+            .any(|s| s.rtype == added.rtype && s.owner == added.owner)
+        {
+            return;
+        }
+        let rec = |rtype, rdatas: &'z [RData]| {
+            RRsetOut::new(added.owner.clone(), rtype, added.ttl, Cow::Borrowed(rdatas))
+        };
+        out.push(rec(added.rtype, &added.rdatas));
+        out.push(rec(RecordType::RRSIG, &added.sigs));
+    }
+
+    /// `added` (an NSEC or NSEC3 of a policy name) with `gone` left out of its
+    /// bitmap, signed now: the chain lists a policy's type whatever health decides, and
+    /// this client's answer has none. Kept with the answer in the cache.
+    fn without_types(&self, added: &'z Added, gone: &[RecordType]) -> Vec<RRsetOut<'z>> {
+        self.remade(added, gone, None)
+    }
+
+    /// `added` made again: without the types `gone` in its bitmap, and pointing to
+    /// `next` (for a transfer whose zone lacks the names in between), signed now.
+    fn remade(
+        &self,
+        added: &'z Added,
+        gone: &[RecordType],
+        next: Option<&Added>,
+    ) -> Vec<RRsetOut<'z>> {
+        let rdata = super::sign::canonical_rdata(added.rtype, &added.rdatas[0]);
+        // The bitmap follows the next name (NSEC) or the fixed fields (NSEC3).
+        let start = bitmap_start(added.rtype, &rdata);
+        let types: Vec<RecordType> = super::zone::bitmap_types(&rdata[start..])
+            .into_iter()
+            .filter(|t| !gone.contains(t))
+            .collect();
+        let mut bytes = match next {
+            Some(next) => {
+                match added.rtype {
+                    // Fixed fields, then the next entry's own hash (its owner's label).
+                    RecordType::NSEC3 => {
+                        let mut b = rdata[..6].to_vec();
+                        let label = next.owner.iter().next().unwrap_or_default();
+                        b.extend_from_slice(&base32hex_decode(label));
+                        b
+                    }
+                    _ => name_key(&next.owner).into_vec(),
+                }
+            }
+            None => rdata[..start].to_vec(),
+        };
+        bytes.extend_from_slice(&super::zone::type_bitmap(&types));
+        let rdatas = vec![super::zone::raw_rdata(added.rtype, bytes)];
+        let set = RRsetOut::new(
+            added.owner.clone(),
+            added.rtype,
+            added.ttl,
+            Cow::Owned(rdatas),
+        );
+        let sigs = self.sign_now(&set, added.ttl);
+        let sigs = RRsetOut::new(
+            added.owner.clone(),
+            RecordType::RRSIG,
+            added.ttl,
+            Cow::Owned(sigs),
+        );
+        vec![set, sigs]
+    }
+
+    /// The closest encloser of `key` (a name that does not exist): the longest of its
+    /// ancestors in the zone, as a suffix offset, and the next closer name's offset.
+    fn closest_encloser(&self, key: &[u8]) -> (usize, usize) {
+        let mut offsets = Vec::new();
+        label_offsets(key, &mut offsets);
+        for w in offsets.windows(2) {
+            if self.zone.node(&key[w[1]..]).is_some() {
+                return (w[1], w[0]);
+            }
+        }
+        let apex = key.len() - self.zone.origin_key.len();
+        (apex, 0)
+    }
+
+    // --- NSEC3 (RFC 5155 §7.2) -----------------------------------------------------
+
+    fn nsec3_matching(&self, key: &[u8]) -> Option<&'z Added> {
+        let h = nsec3_hash(key);
+        let i = self.signed.hashes.binary_search(&h).ok()?;
+        self.signed.chain.get(i)
+    }
+
+    fn nsec3_covering(&self, key: &[u8]) -> Option<&'z Added> {
+        let h = nsec3_hash(key);
+        let hashes = &self.signed.hashes;
+        let i = match hashes.binary_search(&h) {
+            Ok(i) => i,
+            Err(0) => hashes.len().checked_sub(1)?,
+            Err(i) => i - 1,
+        };
+        self.signed.chain.get(i)
+    }
+
+    fn wildcard_of(encloser: &[u8]) -> Vec<u8> {
+        let mut w = b"\x01*".to_vec();
+        w.extend_from_slice(encloser);
+        w
+    }
+
+    fn prove_nsec3(&self, proof: &Proof<'z>, out: &mut Vec<RRsetOut<'z>>) {
+        let mut put = |a: Option<&'z Added>| {
+            if let Some(a) = a {
+                self.push(a, out);
+            }
+        };
+        match proof {
+            Proof::NxDomain(key) => {
+                let (ce, nc) = self.closest_encloser(key);
+                put(self.nsec3_matching(&key[ce..]));
+                put(self.nsec3_covering(&key[nc..]));
+                put(self.nsec3_covering(&Self::wildcard_of(&key[ce..])));
+            }
+            Proof::NoData(key, node, qtype) => {
+                let wkey = name_key(&node.name);
+                if node.name.is_wildcard() && *wkey != **key {
+                    // From a wildcard without the type: it, and where it stands.
+                    put(self.nsec3_matching(&wkey[2..]));
+                    put(self.nsec3_matching(&wkey));
+                } else if node.dynamic(*qtype).is_some() {
+                    // A policy type that chose nothing for this client.
+                    if let Some(a) = self.nsec3_matching(key) {
+                        out.extend(self.without_types(a, &[*qtype]));
+                    }
+                } else {
+                    put(self.nsec3_matching(key));
+                }
+            }
+            Proof::Wildcard(key, wildcard) => {
+                let wkey = name_key(&wildcard.name);
+                let ce = &wkey[2..];
+                let nc_at = key.len() - ce.len();
+                let mut offsets = Vec::new();
+                label_offsets(&key[..], &mut offsets);
+                let nc = offsets
+                    .windows(2)
+                    .find(|w| w[1] == nc_at)
+                    .map_or(0, |w| w[0]);
+                put(self.nsec3_covering(&key[nc..]));
+            }
+            Proof::Referral(cut) => {
+                if cut.rrset(RecordType::DS).is_none() {
+                    put(self.nsec3_matching(&name_key(&cut.name)));
+                }
+            }
+        }
+    }
+
+    // --- NSEC (RFC 4035 §3.1.3) ----------------------------------------------------
+
+    /// The NSEC whose owner is `key`, or the one that covers it (owner < key < next).
+    fn nsec_at_or_before(&self, key: &[u8]) -> Option<&'z Added> {
+        let owners = &self.signed.owners;
+        let i = match owners.binary_search_by(|o| canonical_cmp(o, key)) {
+            Ok(i) => i,
+            Err(0) => owners.len().checked_sub(1)?,
+            Err(i) => i - 1,
+        };
+        self.signed.chain.get(i)
+    }
+
+    fn prove_nsec(&self, proof: &Proof<'z>, out: &mut Vec<RRsetOut<'z>>) {
+        let mut put = |a: Option<&'z Added>| {
+            if let Some(a) = a {
+                self.push(a, out);
+            }
+        };
+        match proof {
+            Proof::NxDomain(key) => {
+                let (ce, _) = self.closest_encloser(key);
+                put(self.nsec_at_or_before(key));
+                put(self.nsec_at_or_before(&Self::wildcard_of(&key[ce..])));
+            }
+            Proof::NoData(key, node, qtype) => {
+                let wkey = name_key(&node.name);
+                if node.name.is_wildcard() && *wkey != **key {
+                    put(self.nsec_at_or_before(&wkey));
+                } else if node.dynamic(*qtype).is_some() {
+                    // A policy type that chose nothing for this client.
+                    if let Some(a) = self.nsec_at_or_before(key) {
+                        out.extend(self.without_types(a, &[*qtype]));
+                    }
+                } else {
+                    put(self.nsec_at_or_before(key));
+                }
+            }
+            Proof::Wildcard(key, _) => put(self.nsec_at_or_before(key)),
+            Proof::Referral(cut) => {
+                if cut.rrset(RecordType::DS).is_none() {
+                    put(self.nsec_at_or_before(&name_key(&cut.name)));
+                }
+            }
+        }
+    }
+}
