@@ -4,11 +4,13 @@
 # same mix over TCP, and a flood of 300,000 unique random names under the zone (all
 # NXDOMAIN) over UDP. Each server is pinned to CPU 0 and dnsperf to CPU 1, one server at
 # a time; the figure to compare is queries per CPU-second of the server, since one
-# dnsperf core saturates first. Then the CPU cost of hadns's health probes, and a
-# 1,000,000-record zone: load time and resident memory of hadns, Knot and NSD.
+# dnsperf core saturates first. Then the CPU cost of hadns's health probes; the unique
+# names flood with DO against the zone signed (hadns with NSEC3 and with NSEC, Knot with
+# mod-onlinesign) beside hadns unsigned without DO; and a 1,000,000-record zone: load
+# time and resident memory of hadns, Knot and NSD.
 #
 #   sudo benches/load.sh              # LOAD_SECONDS=10 per run; SCALE_RECORDS=1000000
-#   LOAD_PARTS="throughput" benches/load.sh    # any of: throughput probes scale
+#   LOAD_PARTS="throughput" benches/load.sh    # any of: throughput probes dnssec scale
 #
 # Installs dnsperf, gdnsd, nsd and knot from Debian when missing (as root). Every process
 # it starts is stopped on exit; every run is bounded by LOAD_SECONDS. Loopback only.
@@ -17,7 +19,7 @@ cd "$(dirname "$0")/.."
 
 SECONDS_PER_RUN=${LOAD_SECONDS:-10}
 SCALE_RECORDS=${SCALE_RECORDS:-1000000}
-PARTS=${LOAD_PARTS:-throughput probes scale}
+PARTS=${LOAD_PARTS:-throughput probes dnssec scale}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 PORT=5400 # + 1, 2, … per server
@@ -279,18 +281,21 @@ WORKLOADS=("mix udp:queries.txt:udp" "mix tcp:queries.txt:tcp" "unique names udp
 # row per workload, and its queries per CPU-second kept in QPC[NAME/WORKLOAD].
 declare -A QPC
 measure() {
-  local name=$1 port=$2 w label file mode before after out p99 row u0 u1 s0 s1
+  local name=$1 port=$2 w label file mode flags before after out p99 row u0 u1 s0 s1
   for w in "${WORKLOADS[@]}"; do
-    IFS=: read -r label file mode <<<"$w"
+    # FLAGS: more dnsperf options (-D: the DO bit).
+    IFS=: read -r label file mode flags <<<"$w"
     read -r u0 s0 < <(cpu_split "$PID")
     before=$((u0 + s0))
+    # shellcheck disable=SC2086 # FLAGS is words
     out=$(taskset -c "$CLIENT_CPU" dnsperf -m "$mode" -s 127.0.0.1 -p "$port" -d "$WORK/$file" \
-      -l "$SECONDS_PER_RUN" -c 4 -q 100 2>&1)
+      -l "$SECONDS_PER_RUN" -c 4 -q 100 $flags 2>&1)
     read -r u1 s1 < <(cpu_split "$PID")
     after=$((u1 + s1))
     # p99 from a short second run that reports every query's latency.
+    # shellcheck disable=SC2086
     p99=$(taskset -c "$CLIENT_CPU" dnsperf -m "$mode" -s 127.0.0.1 -p "$port" -d "$WORK/$file" \
-      -l 2 -c 4 -q 64 -v 2>/dev/null | awk '/^> / { print $NF }' | sort -g |
+      -l 2 -c 4 -q 64 -v $flags 2>/dev/null | awk '/^> / { print $NF }' | sort -g |
       awk '{ v[NR] = $1 } END { if (NR) printf "%.3f", v[int(NR * 0.99)] * 1000; else print "-" }')
     row=$(awk -v name="$name" -v w="$label" -v ticks=$((after - before)) -v user=$((u1 - u0)) -v hz="$(getconf CLK_TCK)" -v p99="$p99" '
       /Queries completed:/ { done = $3 }
@@ -414,6 +419,43 @@ if [[ " $PARTS " == *" probes "* ]]; then
   printf '%-6s %8s %10s %12s %11s %14s %9s\n' kind checks "CPU s" "µs/probe" "user µs" "% of a core" healthy
   probe_cost http
   probe_cost tcp
+fi
+
+if [[ " $PARTS " == *" dnssec "* ]]; then
+
+  # --- dnssec: the unique names flood with DO, the zone signed ---------------------------
+  printf '\nunique names flood, signed (DO set) beside unsigned (no DO)\n'
+  printf '%-24s %-17s %10s %14s %8s %9s %10s %9s %8s\n' server workload "queries/s" "q/CPU-second" "CPU s" "user µs/q" "avg ms" "p99 ms" lost
+  WORKLOADS=("unique names udp:unique.txt:udp")
+  hadns_config "$WORK/hadns-plain" $((PORT + 9)) 0 "$WORK/$ZONE.zone"
+  start hadns-plain "$HADNS" serve --config "$WORK/hadns-plain/hadns.toml"
+  wait_ready $((PORT + 9)) "$ZONE"
+  measure "hadns unsigned" $((PORT + 9))
+  stop "$PID"
+  WORKLOADS=("unique names DO:unique.txt:udp:-D")
+  for denial in nsec3 nsec; do
+    dir="$WORK/hadns-$denial"
+    hadns_config "$dir" $((PORT + 10)) 0 "$WORK/$ZONE.zone"
+    printf '[dnssec]\nkeys_dir = "keys"\ndenial = "%s"\n' "$denial" >>"$dir/hadns.toml"
+    "$HADNS" keygen "$ZONE" --config "$dir/hadns.toml" >/dev/null
+    start "hadns-$denial" "$HADNS" serve --config "$dir/hadns.toml"
+    wait_ready $((PORT + 10)) "$ZONE"
+    dig +dnssec +norec @127.0.0.1 -p $((PORT + 10)) "nope.$ZONE" A | grep -q RRSIG ||
+      { echo "hadns ($denial): no signed answer" >&2; exit 1; }
+    measure "hadns $denial" $((PORT + 10))
+    stop "$PID"
+  done
+  knot_config "$WORK/knot-online" $((PORT + 11)) "$WORK/$ZONE.static"
+  echo "    module: mod-onlinesign" >>"$WORK/knot-online/knot.conf"
+  start knot-online knotd -c "$WORK/knot-online/knot.conf"
+  wait_ready $((PORT + 11)) "$ZONE"
+  measure "knot onlinesign" $((PORT + 11))
+  stop "$PID"
+  awk -v u="${QPC[hadns unsigned/unique names udp]:-0}" -v n3="${QPC[hadns nsec3/unique names DO]:-0}" \
+    -v n="${QPC[hadns nsec/unique names DO]:-0}" -v k="${QPC[knot onlinesign/unique names DO]:-0}" 'BEGIN {
+      printf "hadns nsec3 / hadns unsigned: %.2f (target 0.80); nsec: %.2f\n", (u ? n3 / u : 0), (u ? n / u : 0)
+      printf "hadns nsec3 / knot onlinesign: %.1f (target 10)\n", (k ? n3 / k : 0)
+    }'
 fi
 
 if [[ " $PARTS " == *" scale "* ]]; then
