@@ -236,13 +236,6 @@ impl<'z> Signer<'z> {
         signing.sign(&zsk, &owner, set.rtype, original_ttl, &set.rdatas)
     }
 
-    fn prove(&self, proof: &Proof<'z>, out: &mut Vec<RRsetOut<'z>>) {
-        match self.signed.denial {
-            Denial::Nsec3 => self.prove_nsec3(proof, out),
-            Denial::Nsec | Denial::Compact => self.prove_nsec(proof, out),
-        }
-    }
-
     fn push(&self, added: &'z Added, out: &mut Vec<RRsetOut<'z>>) {
         if out
             .iter()
@@ -326,20 +319,35 @@ impl<'z> Signer<'z> {
         (apex, 0)
     }
 
-    // --- NSEC3 (RFC 5155 §7.2) -----------------------------------------------------
+    // --- the denial chain: NSEC3 (RFC 5155 §7.2) or NSEC (RFC 4035 §3.1.3) ---------
 
-    fn nsec3_matching(&self, key: &[u8]) -> Option<&'z Added> {
-        let h = nsec3_hash(key);
-        let i = self.signed.hashes.binary_search(&h).ok()?;
-        self.signed.chain.get(i)
+    fn nsec3(&self) -> bool {
+        self.signed.denial == Denial::Nsec3
     }
 
-    fn nsec3_covering(&self, key: &[u8]) -> Option<&'z Added> {
-        let h = nsec3_hash(key);
-        let hashes = &self.signed.hashes;
-        let i = match hashes.binary_search(&h) {
+    /// The chain's record of the name `key`: its NSEC3, or its NSEC (for a name without
+    /// one, an empty non-terminal, the NSEC that covers it).
+    fn at(&self, key: &[u8]) -> Option<&'z Added> {
+        if self.nsec3() {
+            let i = self.signed.hashes.binary_search(&nsec3_hash(key)).ok()?;
+            self.signed.chain.get(i)
+        } else {
+            self.covering(key)
+        }
+    }
+
+    /// The chain's record that covers `key` (its own, if it has one).
+    fn covering(&self, key: &[u8]) -> Option<&'z Added> {
+        let found = if self.nsec3() {
+            self.signed.hashes.binary_search(&nsec3_hash(key))
+        } else {
+            let owners = &self.signed.owners;
+            owners.binary_search_by(|o| canonical_cmp(o, key))
+        };
+        let i = match found {
             Ok(i) => i,
-            Err(0) => hashes.len().checked_sub(1)?,
+            // Before the first: the last one's span wraps round to it.
+            Err(0) => self.signed.chain.len().checked_sub(1)?,
             Err(i) => i - 1,
         };
         self.signed.chain.get(i)
@@ -351,7 +359,8 @@ impl<'z> Signer<'z> {
         w
     }
 
-    fn prove_nsec3(&self, proof: &Proof<'z>, out: &mut Vec<RRsetOut<'z>>) {
+    /// The chain's records `proof` needs, each with its RRSIGs, into `out`.
+    fn prove(&self, proof: &Proof<'z>, out: &mut Vec<RRsetOut<'z>>) {
         let mut put = |a: Option<&'z Added>| {
             if let Some(a) = a {
                 self.push(a, out);
@@ -360,87 +369,51 @@ impl<'z> Signer<'z> {
         match proof {
             Proof::NxDomain(key) => {
                 let (ce, nc) = self.closest_encloser(key);
-                put(self.nsec3_matching(&key[ce..]));
-                put(self.nsec3_covering(&key[nc..]));
-                put(self.nsec3_covering(&Self::wildcard_of(&key[ce..])));
+                if self.nsec3() {
+                    // The closest encloser, and the next closer name's cover.
+                    put(self.at(&key[ce..]));
+                    put(self.covering(&key[nc..]));
+                } else {
+                    put(self.covering(key));
+                }
+                put(self.covering(&Self::wildcard_of(&key[ce..])));
             }
             Proof::NoData(key, node, qtype) => {
                 let wkey = name_key(&node.name);
                 if node.name.is_wildcard() && *wkey != **key {
-                    // From a wildcard without the type: it, and where it stands.
-                    put(self.nsec3_matching(&wkey[2..]));
-                    put(self.nsec3_matching(&wkey));
+                    // From a wildcard without the type: it (and, for NSEC3, where it
+                    // stands).
+                    if self.nsec3() {
+                        put(self.at(&wkey[2..]));
+                    }
+                    put(self.at(&wkey));
                 } else if node.dynamic(*qtype).is_some() {
                     // A policy type that chose nothing for this client.
-                    if let Some(a) = self.nsec3_matching(key) {
+                    if let Some(a) = self.at(key) {
                         out.extend(self.without_types(a, &[*qtype]));
                     }
                 } else {
-                    put(self.nsec3_matching(key));
+                    put(self.at(key));
                 }
             }
             Proof::Wildcard(key, wildcard) => {
-                let wkey = name_key(&wildcard.name);
-                let ce = &wkey[2..];
-                let nc_at = key.len() - ce.len();
-                let mut offsets = Vec::new();
-                label_offsets(&key[..], &mut offsets);
-                let nc = offsets
-                    .windows(2)
-                    .find(|w| w[1] == nc_at)
-                    .map_or(0, |w| w[0]);
-                put(self.nsec3_covering(&key[nc..]));
-            }
-            Proof::Referral(cut) => {
-                if cut.rrset(RecordType::DS).is_none() {
-                    put(self.nsec3_matching(&name_key(&cut.name)));
-                }
-            }
-        }
-    }
-
-    // --- NSEC (RFC 4035 §3.1.3) ----------------------------------------------------
-
-    /// The NSEC whose owner is `key`, or the one that covers it (owner < key < next).
-    fn nsec_at_or_before(&self, key: &[u8]) -> Option<&'z Added> {
-        let owners = &self.signed.owners;
-        let i = match owners.binary_search_by(|o| canonical_cmp(o, key)) {
-            Ok(i) => i,
-            Err(0) => owners.len().checked_sub(1)?,
-            Err(i) => i - 1,
-        };
-        self.signed.chain.get(i)
-    }
-
-    fn prove_nsec(&self, proof: &Proof<'z>, out: &mut Vec<RRsetOut<'z>>) {
-        let mut put = |a: Option<&'z Added>| {
-            if let Some(a) = a {
-                self.push(a, out);
-            }
-        };
-        match proof {
-            Proof::NxDomain(key) => {
-                let (ce, _) = self.closest_encloser(key);
-                put(self.nsec_at_or_before(key));
-                put(self.nsec_at_or_before(&Self::wildcard_of(&key[ce..])));
-            }
-            Proof::NoData(key, node, qtype) => {
-                let wkey = name_key(&node.name);
-                if node.name.is_wildcard() && *wkey != **key {
-                    put(self.nsec_at_or_before(&wkey));
-                } else if node.dynamic(*qtype).is_some() {
-                    // A policy type that chose nothing for this client.
-                    if let Some(a) = self.nsec_at_or_before(key) {
-                        out.extend(self.without_types(a, &[*qtype]));
-                    }
+                if self.nsec3() {
+                    // The next closer name: one label below the wildcard's encloser.
+                    let encloser_len = name_key(&wildcard.name).len() - 2;
+                    let mut offsets = Vec::new();
+                    label_offsets(key, &mut offsets);
+                    let nc = offsets
+                        .windows(2)
+                        .find(|w| key.len() - w[1] == encloser_len)
+                        .map_or(0, |w| w[0]);
+                    put(self.covering(&key[nc..]));
                 } else {
-                    put(self.nsec_at_or_before(key));
+                    put(self.covering(key));
                 }
             }
-            Proof::Wildcard(key, _) => put(self.nsec_at_or_before(key)),
             Proof::Referral(cut) => {
                 if cut.rrset(RecordType::DS).is_none() {
-                    put(self.nsec_at_or_before(&name_key(&cut.name)));
+                    put(self.at(&name_key(&cut.name)));
                 }
             }
         }
