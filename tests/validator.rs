@@ -28,12 +28,13 @@ impl Drop for Authority {
 const TOKEN: &str = "validator-test-token-long-enough";
 
 impl Authority {
-    /// Writes `zones` and a config for `ip` with `extra` appended, gives each zone in
-    /// `keys` a fresh combined key, and starts the server.
+    /// Writes `zones` and a config for `ip` with `extra` appended, lets `make_keys` put
+    /// keys in (it is given the config's directory, keys go in `keys/`), and starts the
+    /// server.
     fn start(
         ip: &'static str,
         zones: &[(&str, String)],
-        keys: &[&str],
+        make_keys: impl FnOnce(&Path),
         denial: &str,
         extra: &str,
     ) -> Authority {
@@ -55,9 +56,7 @@ impl Authority {
             ),
         )
         .unwrap();
-        for zone in keys {
-            hadns(dir.path(), &["keygen", zone]);
-        }
+        make_keys(dir.path());
         let log = std::fs::File::create(dir.path().join("hadns.log")).unwrap();
         let child = Command::new(hadns_bin())
             .args(["serve", "--config"])
@@ -87,6 +86,13 @@ impl Authority {
     fn http(&self, method: &str, path: &str, body: &str) -> (u16, String) {
         let addr = format!("{}:8053", self.ip).parse().unwrap();
         common::http_request_to(addr, method, path, Some(TOKEN), body)
+    }
+}
+
+/// Gives `zone` a fresh combined key (`hadns keygen`).
+fn keygen(zone: &str) -> impl FnOnce(&Path) + '_ {
+    move |dir| {
+        hadns(dir, &["keygen", zone]);
     }
 }
 
@@ -242,9 +248,10 @@ fn ready() -> bool {
     )
 }
 
-/// The stand-in root, the signed parent (`denial` as given) and the children, and
-/// Unbound trusting the parent's DS. Returns the parent, for overrides.
-fn network(denial: &str) -> (Vec<Authority>, Unbound) {
+/// The stand-in root, the signed parent (`denial` as given, its keys made by
+/// `parent_keys`) and the children, and Unbound trusting the parent's DS. The parent
+/// comes first, for overrides.
+fn network(denial: &str, parent_keys: impl FnOnce(&Path)) -> (Vec<Authority>, Unbound) {
     common::private_network();
     let children = Authority::start(
         "127.0.0.5",
@@ -255,7 +262,7 @@ fn network(denial: &str) -> (Vec<Authority>, Unbound) {
                 child_zone("insecure.example.com"),
             ),
         ],
-        &["secure.example.com"],
+        keygen("secure.example.com"),
         denial,
         "",
     );
@@ -270,14 +277,14 @@ fn network(denial: &str) -> (Vec<Authority>, Unbound) {
             ),
             ("example.com.toml", policies()),
         ],
-        &["example.com"],
+        parent_keys,
         denial,
         REGIONS,
     );
     let root = Authority::start(
         "127.0.0.2",
         &[("..zone", ROOT.to_string())],
-        &[],
+        |_| {},
         denial,
         "",
     );
@@ -395,7 +402,7 @@ fn unbound_validates_every_kind_of_answer_and_every_policy() {
         return;
     }
     for denial in ["nsec3", "nsec"] {
-        let (_servers, unbound) = network(denial);
+        let (_servers, unbound) = network(denial, keygen("example.com"));
         for c in CASES {
             if let Err(why) = verdict(&unbound, c) {
                 panic!("{denial}: {why}\nunbound log:\n{}", unbound.log());
@@ -412,7 +419,7 @@ fn a_failover_validates_through_unbound_before_during_and_after() {
     if !ready() {
         return;
     }
-    let (servers, unbound) = network("nsec3");
+    let (servers, unbound) = network("nsec3", keygen("example.com"));
     let parent = &servers[0];
     let watch = |want: &'static str| {
         common::wait_for(&format!("unbound to answer {want}"), || {
@@ -434,4 +441,86 @@ fn a_failover_validates_through_unbound_before_during_and_after() {
     watch("192.0.2.22");
     assert_eq!(parent.http("DELETE", path, "").0, 200);
     watch("192.0.2.21");
+}
+
+/// A ZSK rollover by pre-publication, driven only by the timing metadata that BIND's
+/// `dnssec-keygen` writes: the KSK stays; ZSK1 signs until T1 and is deleted at T2;
+/// ZSK2 is published from the start and signs from T1. hadns re-signs at each event on
+/// its own. Unbound, whose cache holds the DNSKEY set it fetched at the start, validates
+/// every answer throughout: a policy answer (TTL 1 s) and a fresh NXDOMAIN each time.
+/// What it sees moves from ZSK1's signatures to ZSK2's, then ZSK1 leaves the DNSKEY set.
+#[test]
+fn a_zsk_rollover_by_timing_metadata_validates_throughout() {
+    use hadns::dnssec::key::{format_time, unix_now};
+    use std::time::{Duration, Instant};
+    if !ready() {
+        return;
+    }
+    let now = unix_now();
+    let (t1, t2) = (format_time(now + 6), format_time(now + 12));
+    let mut zsks = (String::new(), String::new());
+    let (servers, unbound) = network("nsec3", |dir| {
+        let keys = dir.join("keys");
+        std::fs::create_dir_all(&keys).unwrap();
+        bind_keygen(&keys, &["-f", "KSK"]);
+        zsks.0 = bind_keygen(&keys, &["-I", &t1, "-D", &t2]);
+        zsks.1 = bind_keygen(&keys, &["-P", "now", "-A", &t1]);
+    });
+    let authority = servers[0].ip;
+    let mut seen: Vec<(String, bool)> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(40);
+    for i in 0.. {
+        assert!(
+            Instant::now() < deadline,
+            "the rollover did not finish: {seen:?}"
+        );
+        let lb = unbound.ask("lb.example.com A");
+        let nx = unbound.ask(&format!("r{i}.example.com A"));
+        for (d, status) in [(&lb, "NOERROR"), (&nx, "NXDOMAIN")] {
+            assert!(
+                d.status == status && d.has_flag("ad"),
+                "not validated during the rollover ({seen:?}): {}\n{}",
+                d.raw,
+                unbound.log()
+            );
+        }
+        // The key that signed the answer, and whether ZSK1 is still in the DNSKEY set.
+        let signer = lb
+            .answer
+            .iter()
+            .find(|r| r.rtype == "RRSIG")
+            .and_then(|r| r.data.split_whitespace().nth(6).map(String::from))
+            .expect("the answer carries its RRSIG");
+        let dnskeys = dig_at(authority, 53, "+multi example.com DNSKEY").raw;
+        let phase = (signer, dnskeys.contains(&format!("key id = {}", zsks.0)));
+        if seen.last() != Some(&phase) {
+            seen.push(phase);
+        }
+        if seen.last() == Some(&(zsks.1.clone(), false)) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (zsk1, zsk2) = zsks;
+    assert_eq!(seen, [(zsk1, true), (zsk2.clone(), true), (zsk2, false)]);
+}
+
+/// `dnssec-keygen` for example.com (ECDSA P-256) into `keys` with `args`; the new key's
+/// tag.
+fn bind_keygen(keys: &Path, args: &[&str]) -> String {
+    let out = Command::new("dnssec-keygen")
+        .args(["-q", "-a", "ECDSAP256SHA256", "-K"])
+        .arg(keys)
+        .args(args)
+        .arg("example.com")
+        .output()
+        .unwrap();
+    let base = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(
+        out.status.success() && !base.is_empty(),
+        "dnssec-keygen {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tag = base.rsplit('+').next().unwrap();
+    tag.trim_start_matches('0').to_string()
 }
