@@ -241,10 +241,14 @@ pub struct Landed {
     /// The wildcard's or the cut's node (its address: the snapshot holds it); 0 for an
     /// NXDOMAIN.
     node: usize,
+    /// In a signed zone, for DO: which records of the denial chain prove the name's
+    /// absence (see `dnssec::answer::Signer::proof_of`); names that land alike and are
+    /// proved alike get the same response.
+    proof: [u32; 2],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum LandedKind {
+pub enum LandedKind {
     NxDomain,
     Wildcard,
     BelowCut,
@@ -254,6 +258,15 @@ impl Landed {
     /// The index of the zone it landed in.
     pub fn zone(&self) -> usize {
         self.zone as usize
+    }
+
+    pub fn kind(&self) -> LandedKind {
+        self.kind
+    }
+
+    /// The same landing, told apart by the denial records that prove it.
+    pub fn with_proof(self, proof: [u32; 2]) -> Landed {
+        Landed { proof, ..self }
     }
 
     /// Which names of its prepared response may point at the query name: a wildcard's
@@ -300,6 +313,7 @@ pub fn landed(data: &Snapshot, key: &[u8], qtype: RecordType) -> Option<Landed> 
         zone: zone_index as u32,
         kind,
         node,
+        proof: [0; 2],
     })
 }
 

@@ -64,13 +64,17 @@ pub(super) fn answer(
             }
             (Some(Cached::PerQuery), _) => fresh = true,
             (None, _) => {
-                // With DO, a signed zone's denial proofs depend on the name itself.
-                landed = lookup::landed(snapshot, key.qname(), RecordType::from(req.qtype)).filter(
-                    |l| {
-                        !edns.dnssec_ok
-                            || crate::dnssec::answer::signer(snapshot, l.zone()).is_none()
-                    },
-                );
+                // With DO, a signed zone's denial records depend on the name too.
+                let qname = key.qname();
+                landed =
+                    lookup::landed(snapshot, qname, RecordType::from(req.qtype)).and_then(|l| {
+                        match crate::dnssec::answer::signer(snapshot, l.zone()) {
+                            Some(signer) if edns.dnssec_ok => {
+                                signer.proof_of(&l, qname).map(|p| l.with_proof(p))
+                            }
+                            _ => Some(l),
+                        }
+                    });
                 if let Some(prepared) = landed.and_then(|l| cached.prepared(l, key)) {
                     let out = sink.next_message();
                     if let Some(handled) =

@@ -11,7 +11,7 @@ use hickory_proto::rr::{RData, RecordType};
 use super::key::unix_now;
 use super::zone::{canonical_cmp, nsec3_hash, Added, SignedZone, Signing};
 use crate::config::{Denial, DnssecConfig};
-use crate::dns::lookup::{Answer, Proof, RRsetOut};
+use crate::dns::lookup::{Answer, Landed, LandedKind, Proof, RRsetOut};
 use crate::dnssec::key::Key;
 use crate::zone::{label_offsets, name_key, Zone};
 
@@ -305,17 +305,41 @@ impl<'z> Signer<'z> {
         vec![set, sigs]
     }
 
+    /// What the proof in a DO answer for `key` (lower-case wire form), which landed at
+    /// `landed`, depends on besides: its closest encloser (node index) and the chain
+    /// record covering its next closer name (NSEC3) or itself (NSEC). Every name alike
+    /// in these gets the same denial records, so one response, respelled, serves them.
+    pub fn proof_of(&self, landed: &Landed, key: &[u8]) -> Option<[u32; 2]> {
+        match landed.kind() {
+            // The cut's DS, or the record proving it has none: the cut decides.
+            LandedKind::BelowCut => Some([0; 2]),
+            LandedKind::NxDomain | LandedKind::Wildcard => {
+                let (ce, nc) = self.closest_encloser(key);
+                let cover = match self.nsec3() {
+                    true => self.covering_index(&key[nc..])?,
+                    false => self.covering_index(key)?,
+                };
+                let encloser = self.zone.nodes.index_of(&key[ce..])?;
+                Some([encloser, u32::try_from(cover).ok()?])
+            }
+        }
+    }
+
     /// The closest encloser of `key` (a name that does not exist): the longest of its
     /// ancestors in the zone, as a suffix offset, and the next closer name's offset.
     fn closest_encloser(&self, key: &[u8]) -> (usize, usize) {
-        let mut offsets = Vec::new();
-        label_offsets(key, &mut offsets);
-        for w in offsets.windows(2) {
-            if self.zone.node(&key[w[1]..]).is_some() {
-                return (w[1], w[0]);
+        let mut here = 0;
+        while here < key.len() && key[here] != 0 {
+            let parent = here + 1 + usize::from(key[here]);
+            if parent >= key.len() {
+                break;
             }
+            if self.zone.node(&key[parent..]).is_some() {
+                return (parent, here);
+            }
+            here = parent;
         }
-        let apex = key.len() - self.zone.origin_key.len();
+        let apex = key.len().saturating_sub(self.zone.origin_key.len());
         (apex, 0)
     }
 
@@ -338,19 +362,23 @@ impl<'z> Signer<'z> {
 
     /// The chain's record that covers `key` (its own, if it has one).
     fn covering(&self, key: &[u8]) -> Option<&'z Added> {
+        self.signed.chain.get(self.covering_index(key)?)
+    }
+
+    /// Where in the chain the record that covers `key` is.
+    fn covering_index(&self, key: &[u8]) -> Option<usize> {
         let found = if self.nsec3() {
             self.signed.hashes.binary_search(&nsec3_hash(key))
         } else {
             let owners = &self.signed.owners;
             owners.binary_search_by(|o| canonical_cmp(o, key))
         };
-        let i = match found {
-            Ok(i) => i,
+        match found {
+            Ok(i) => Some(i),
             // Before the first: the last one's span wraps round to it.
-            Err(0) => self.signed.chain.len().checked_sub(1)?,
-            Err(i) => i - 1,
-        };
-        self.signed.chain.get(i)
+            Err(0) => self.signed.chain.len().checked_sub(1),
+            Err(i) => Some(i - 1),
+        }
     }
 
     fn wildcard_of(encloser: &[u8]) -> Vec<u8> {
