@@ -5,7 +5,7 @@
 # NXDOMAIN) over UDP. Each server is pinned to CPU 0 and dnsperf to CPU 1, one server at
 # a time; the figure to compare is queries per CPU-second of the server, since one
 # dnsperf core saturates first. Then the CPU cost of hadns's health probes; the unique
-# names flood with DO against the zone signed (hadns with NSEC3 and with NSEC, Knot with
+# names flood with DO against the zone signed (hadns with NSEC3, NSEC and compact denial, Knot with
 # mod-onlinesign) beside hadns unsigned without DO; and a 1,000,000-record zone: load
 # time and resident memory of hadns, Knot and NSD.
 #
@@ -433,7 +433,7 @@ if [[ " $PARTS " == *" dnssec "* ]]; then
   measure "hadns unsigned" $((PORT + 9))
   stop "$PID"
   WORKLOADS=("unique names DO:unique.txt:udp:-D")
-  for denial in nsec3 nsec; do
+  for denial in nsec3 nsec compact; do
     dir="$WORK/hadns-$denial"
     hadns_config "$dir" $((PORT + 10)) 0 "$WORK/$ZONE.zone"
     printf '[dnssec]\nkeys_dir = "keys"\ndenial = "%s"\n' "$denial" >>"$dir/hadns.toml"
@@ -452,9 +452,10 @@ if [[ " $PARTS " == *" dnssec "* ]]; then
   measure "knot onlinesign" $((PORT + 11))
   stop "$PID"
   awk -v u="${QPC[hadns unsigned/unique names udp]:-0}" -v n3="${QPC[hadns nsec3/unique names DO]:-0}" \
-    -v n="${QPC[hadns nsec/unique names DO]:-0}" -v k="${QPC[knot onlinesign/unique names DO]:-0}" 'BEGIN {
-      printf "hadns nsec3 / hadns unsigned: %.2f (target 0.80); nsec: %.2f\n", (u ? n3 / u : 0), (u ? n / u : 0)
-      printf "hadns nsec3 / knot onlinesign: %.1f (target 10)\n", (k ? n3 / k : 0)
+    -v n="${QPC[hadns nsec/unique names DO]:-0}" -v k="${QPC[knot onlinesign/unique names DO]:-0}" \
+    -v c="${QPC[hadns compact/unique names DO]:-0}" 'BEGIN {
+      printf "hadns nsec3 / hadns unsigned: %.2f (target 0.80); nsec: %.2f; compact: %.2f\n", (u ? n3 / u : 0), (u ? n / u : 0), (u ? c / u : 0)
+      printf "hadns nsec3 / knot onlinesign: %.1f (target 10); compact / knot onlinesign: %.1f\n", (k ? n3 / k : 0), (k ? c / k : 0)
     }'
 fi
 

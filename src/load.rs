@@ -378,16 +378,7 @@ fn read_content(
     let keys = match (&zones.zones, &config.dnssec) {
         (Some(set), Some(dnssec)) => {
             files.push(FileStamp::of(&dnssec.keys_dir));
-            let keys = read_keys(set, &dnssec.keys_dir, diags, files);
-            if dnssec.denial == crate::config::Denial::Compact && keys.iter().any(|k| !k.is_empty())
-            {
-                diags.push(Diagnostic::error(
-                    &files[0].path,
-                    1,
-                    "[dnssec] denial = \"compact\" (RFC 9824) is not built yet: use \"nsec3\" or \"nsec\"",
-                ));
-            }
-            keys
+            read_keys(set, &dnssec.keys_dir, diags, files)
         }
         _ => Vec::new(),
     };

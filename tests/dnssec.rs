@@ -368,7 +368,7 @@ fn every_kind_of_answer_validates() {
         // chain lists A at the name; its proof is made for the answer.
         ("geo.example.com A", "negative response, fully validated"),
     ];
-    for denial in ["nsec3", "nsec"] {
+    for denial in ["nsec3", "nsec", "compact"] {
         let (s, anchors) = signed_server(denial);
         for (q, want) in cases {
             let said = delv(&s, &anchors, q);
@@ -453,4 +453,63 @@ fn a_signed_zone_transfers_whole_and_passes_dnssec_verify() {
         out.status.success() && said.contains("Zone fully signed"),
         "{said}"
     );
+}
+
+/// `denial = "compact"` (RFC 9824): a name that does not exist gets NOERROR and one
+/// NSEC at the name, whose next name is its immediate successor and whose bitmap holds
+/// only RRSIG, NSEC and NXNAME; a name without the type asked gets an NSEC that lists
+/// what it has; a wildcard's answer is signed as the name asked; a delegation without
+/// DS gets an NSEC at the cut without DS; nothing of the rest of the zone is shown; and
+/// NXNAME asked for is FORMERR. Without DO, NXDOMAIN stays NXDOMAIN.
+#[test]
+fn compact_denial_answers_as_rfc_9824_says() {
+    if !bind_tools() {
+        return;
+    }
+    let (s, _) = signed_server("compact");
+    let nsec = |question: &str| {
+        let d = s.dig(&format!("+dnssec {question}"));
+        let nsecs: Vec<String> = d
+            .authority
+            .iter()
+            .filter(|r| r.rtype == "NSEC")
+            .map(|r| format!("{} {}", r.name, r.data))
+            .collect();
+        (d.status.clone(), nsecs, d)
+    };
+    let (status, nsecs, _) = nsec("nope.example.com A");
+    assert_eq!(status, "NOERROR");
+    assert_eq!(
+        nsecs,
+        ["nope.example.com. \\000.nope.example.com. RRSIG NSEC TYPE128"]
+    );
+    let (status, nsecs, _) = nsec("www.example.com TXT");
+    assert_eq!(status, "NOERROR");
+    assert_eq!(
+        nsecs,
+        ["www.example.com. \\000.www.example.com. A AAAA RRSIG NSEC"]
+    );
+    // An empty non-terminal exists, with nothing.
+    let (_, nsecs, _) = nsec("deep.example.com A");
+    assert_eq!(
+        nsecs,
+        ["deep.example.com. \\000.deep.example.com. RRSIG NSEC"]
+    );
+    let (_, nsecs, _) = nsec("insecure.example.com A");
+    assert_eq!(
+        nsecs,
+        ["insecure.example.com. \\000.insecure.example.com. NS RRSIG NSEC"]
+    );
+    // The wildcard's TXT, signed with the labels of the name asked (4), no NSEC.
+    let (status, nsecs, d) = nsec("bob.users.example.com TXT");
+    assert_eq!(status, "NOERROR");
+    assert!(nsecs.is_empty(), "{nsecs:?}");
+    let sig = d
+        .answer
+        .iter()
+        .find(|r| r.rtype == "RRSIG")
+        .expect("signed");
+    assert!(sig.data.starts_with("TXT 13 4 "), "{}", sig.data);
+    assert_eq!(s.dig("nope.example.com A").status, "NXDOMAIN");
+    assert_eq!(s.dig("+dnssec www.example.com TYPE128").status, "FORMERR");
 }

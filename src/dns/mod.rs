@@ -125,6 +125,8 @@ enum Route {
 
 /// RFC 8914 §4.22: Not Supported.
 const EDE_NOT_SUPPORTED: u16 = 21;
+/// RFC 9824 §9: Invalid Query Type.
+const EDE_INVALID_QUERY_TYPE: u16 = 30;
 
 /// The dispatch: by opcode, then by query type and class.
 fn route(req: &Request<'_>) -> Route {
@@ -133,6 +135,11 @@ fn route(req: &Request<'_>) -> Route {
     }
     match RecordType::from(req.qtype) {
         _ if req.qtype == TYPE_OPT => Route::Error(RCODE_FORMERR, None),
+        // RFC 9824 §3.5: NXNAME only ever appears in a compact denial's bitmap.
+        _ if req.qtype == crate::dnssec::answer::NXNAME => Route::Error(
+            RCODE_FORMERR,
+            Some((EDE_INVALID_QUERY_TYPE, "NXNAME is not a type to ask for")),
+        ),
         _ if req.qclass == CLASS_CH => Route::Chaos,
         // Other classes: hadns serves IN only.
         _ if req.qclass != CLASS_IN => Route::Error(

@@ -50,6 +50,32 @@ fn base32hex_decode(text: &[u8]) -> Vec<u8> {
     out
 }
 
+/// RFC 9824's NXNAME meta-type, in the bitmap of a name that does not exist.
+pub const NXNAME: u16 = 128;
+
+/// The types at `node` (its records and its policy types) but `qtype`: what a compact
+/// NSEC at the name lists, besides RRSIG and NSEC.
+fn types_of(node: &crate::zone::Node, qtype: RecordType) -> Vec<RecordType> {
+    node.rrsets
+        .iter()
+        .map(|r| r.rtype)
+        .chain(node.dynamic.iter().map(|(t, _)| *t))
+        .filter(|t| *t != qtype)
+        .collect()
+}
+
+/// The name whose lower-case wire form is `key`.
+fn name_of(key: &[u8]) -> Option<hickory_proto::rr::Name> {
+    let mut labels = Vec::new();
+    let mut i = 0;
+    while i < key.len() && key[i] != 0 {
+        let end = i + 1 + usize::from(key[i]);
+        labels.push(key.get(i + 1..end)?);
+        i = end;
+    }
+    hickory_proto::rr::Name::from_labels(labels).ok()
+}
+
 /// The signer of zone `zone` of `content`, if it is signed.
 pub fn signer(content: &crate::load::Content, zone: usize) -> Option<Signer<'_>> {
     Some(Signer {
@@ -74,7 +100,10 @@ impl<'z> Signer<'z> {
         let proofs = std::mem::take(&mut ans.proofs);
         let mut authority_extra: Vec<RRsetOut<'z>> = Vec::new();
         for proof in &proofs {
-            self.prove(proof, &mut authority_extra);
+            match self.signed.denial {
+                Denial::Compact => self.prove_compact(proof, ans, &mut authority_extra),
+                _ => self.prove(proof, &mut authority_extra),
+            }
         }
         ans.answer = self.with_sigs(std::mem::take(&mut ans.answer));
         let mut authority = self.with_sigs(std::mem::take(&mut ans.authority));
@@ -199,6 +228,11 @@ impl<'z> Signer<'z> {
             return None;
         }
         let sigs: Cow<'z, [RData]> = match set.node {
+            // RFC 9824: a wildcard's records are signed as the name asked, which then
+            // needs no proof that it does not exist.
+            Some(node) if self.compact() && node.name.is_wildcard() => {
+                Cow::Owned(self.sign_now(set, node.rrset(set.rtype)?.ttl))
+            }
             Some(node) => {
                 let own = node.rrset(set.rtype)?;
                 let i = self.zone.nodes.index_of(&name_key(&node.name))?;
@@ -305,12 +339,64 @@ impl<'z> Signer<'z> {
         vec![set, sigs]
     }
 
+    fn compact(&self) -> bool {
+        self.signed.denial == Denial::Compact
+    }
+
+    /// RFC 9824: what `proof` needs, made and signed for this answer. A name that does
+    /// not exist is answered as one that exists without the type asked: NOERROR, and an
+    /// NSEC at the name whose next name is the name's immediate successor and whose
+    /// bitmap holds NXNAME; a name without the type gets its own such NSEC listing what
+    /// it has. One NSEC, one signature, and nothing about the rest of the zone.
+    fn prove_compact(&self, proof: &Proof<'z>, ans: &mut Answer<'z>, out: &mut Vec<RRsetOut<'z>>) {
+        let (key, types): (&[u8], Vec<RecordType>) = match proof {
+            Proof::NxDomain(key) => {
+                ans.rcode = crate::dns::lookup::Rcode::NoError;
+                (key, vec![RecordType::Unknown(NXNAME)])
+            }
+            // From a wildcard too: the name asked, with the wildcard's types.
+            Proof::NoData(key, node, qtype) => (key, types_of(node, *qtype)),
+            Proof::Referral(cut) if cut.rrset(RecordType::DS).is_none() => {
+                (&name_key(&cut.name)[..], types_of(cut, RecordType::DS))
+            }
+            // Signed at the name asked instead (`sigs_of`), or the DS is there.
+            Proof::Wildcard(..) | Proof::Referral(_) => return,
+        };
+        // The immediate successor: the name with a \000 label in front (RFC 4471 §3.1.2).
+        if key.len() + 2 > 255 {
+            return;
+        }
+        let Some(owner) = name_of(key) else { return };
+        let mut rdata = vec![1, 0];
+        rdata.extend_from_slice(key);
+        let mut types = types;
+        types.extend([RecordType::RRSIG, RecordType::NSEC]);
+        rdata.extend_from_slice(&super::zone::type_bitmap(&types));
+        let ttl = self.zone.negative_ttl;
+        let set = RRsetOut::new(
+            owner.clone(),
+            RecordType::NSEC,
+            ttl,
+            Cow::Owned(vec![super::zone::raw_rdata(RecordType::NSEC, rdata)]),
+        );
+        let sigs = self.sign_now(&set, ttl);
+        out.push(set);
+        out.push(RRsetOut::new(
+            owner,
+            RecordType::RRSIG,
+            ttl,
+            Cow::Owned(sigs),
+        ));
+    }
+
     /// What the proof in a DO answer for `key` (lower-case wire form), which landed at
     /// `landed`, depends on besides: its closest encloser (node index) and the chain
     /// record covering its next closer name (NSEC3) or itself (NSEC). Every name alike
     /// in these gets the same denial records, so one response, respelled, serves them.
     pub fn proof_of(&self, landed: &Landed, key: &[u8]) -> Option<[u32; 2]> {
         match landed.kind() {
+            // RFC 9824: every such answer is made for its name.
+            _ if self.compact() => None,
             // The cut's DS, or the record proving it has none: the cut decides.
             LandedKind::BelowCut => Some([0; 2]),
             LandedKind::NxDomain | LandedKind::Wildcard => {

@@ -348,17 +348,15 @@ pub fn sign_zone(zone: &mut Zone, signing: &Signing) -> SignedZone {
                 signed.hashes.push(*hash);
             }
         }
-        Denial::Nsec | Denial::Compact => {
+        // RFC 9824: every NSEC is made per query, for the name asked.
+        Denial::Compact => {}
+        Denial::Nsec => {
             // Names that own something; empty non-terminals are not in an NSEC chain.
             let owners: Vec<_> = names
                 .iter()
                 .filter(|(_, _, n, _)| !n.rrsets.is_empty() || !n.dynamic.is_empty())
                 .collect();
-            for (j, &&(key, i, node, standing)) in owners.iter().enumerate() {
-                if signing.denial == Denial::Compact && i != apex_index {
-                    // RFC 9824: NSEC made per query; only the apex's is kept.
-                    continue;
-                }
+            for (j, &&(key, _, node, standing)) in owners.iter().enumerate() {
                 let next = owners[(j + 1) % owners.len()].2;
                 let mut rdata = name_key(&next.name).into_vec();
                 let types = types_at(node, standing, RecordType::NSEC);
