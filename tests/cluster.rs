@@ -162,6 +162,19 @@ impl Node {
 
     /// `cluster`: more lines of its `[cluster]`.
     fn with(net: &Net, i: usize, nodes: usize, cluster: &str, policy: &str) -> Node {
+        Node::with_keys(net, i, nodes, cluster, policy, None)
+    }
+
+    /// As [`Node::with`], signing with the key files in `keys` (copied into its own
+    /// `keys/`, as each host of a cluster has the same files).
+    fn with_keys(
+        net: &Net,
+        i: usize,
+        nodes: usize,
+        cluster: &str,
+        policy: &str,
+        keys: Option<&Path>,
+    ) -> Node {
         let dir = tempfile::tempdir().unwrap();
         let seeds: Vec<String> = (1..=nodes)
             .filter(|&j| j != i)
@@ -193,6 +206,18 @@ key_file = "cluster.key"
         std::fs::write(dir.path().join("zones/example.com.toml"), policy).unwrap();
         for (name, text) in [("cluster.key", KEY), ("token", TOKEN)] {
             private_file(&dir.path().join(name), text);
+        }
+        if let Some(keys) = keys {
+            let own = dir.path().join("keys");
+            std::fs::create_dir(&own).unwrap();
+            for entry in std::fs::read_dir(keys).unwrap() {
+                let path = entry.unwrap().path();
+                let text = std::fs::read_to_string(&path).unwrap();
+                private_file(&own.join(path.file_name().unwrap()), &text);
+            }
+            let config = dir.path().join("hadns.toml");
+            let text = std::fs::read_to_string(&config).unwrap();
+            std::fs::write(config, text + "\n[dnssec]\nkeys_dir = \"keys\"\n").unwrap();
         }
         let mut node = Node {
             i,
@@ -730,4 +755,110 @@ fn a_cluster_key_others_can_read_is_refused() {
     private_file(&key, KEY);
     let (ok, out) = common::check(&dir.path().join("hadns.toml"));
     assert!(ok, "{out}");
+}
+
+/// The nodes of a cluster share the key files, as they share the zone files, and sign
+/// alike: the same DNSKEY set and the same NSEC3 chain from each, every answer from each
+/// validated by delv with the one DS; a failover decided together validates on every
+/// node, before and after.
+#[test]
+fn the_nodes_of_a_cluster_share_keys_and_sign_alike() {
+    use hadns::dnssec::key::{generate, unix_now, Algorithm};
+    if !can_run() || !common::can_run("delv (bind9-dnsutils)", common::installed("delv")) {
+        return;
+    }
+    let keys = tempfile::tempdir().unwrap();
+    let origin = hickory_proto::rr::Name::from_ascii("example.com.").unwrap();
+    let key = generate(
+        keys.path(),
+        &origin,
+        Algorithm::EcdsaP256Sha256,
+        257,
+        unix_now(),
+    )
+    .unwrap();
+    let f: Vec<String> = key.ds_text().split_whitespace().map(String::from).collect();
+    let anchors = keys.path().join("anchors.conf");
+    let net = Net::new(3);
+    let mut endpoint = Endpoint::http_any(status(200));
+    let policy = policy_file(endpoint.port, "");
+    let cluster = "health_quorum = \"route53\"";
+    let nodes: Vec<Node> = (1..=3)
+        .map(|i| Node::with_keys(&net, i, 3, cluster, &policy, Some(keys.path())))
+        .collect();
+    // Written after the nodes copied the key files: not a key file.
+    std::fs::write(
+        &anchors,
+        format!(
+            "trust-anchors {{\n  example.com. static-ds {} {} {} \"{}\";\n}};\n",
+            f[f.len() - 4],
+            f[f.len() - 3],
+            f[f.len() - 2],
+            f[f.len() - 1]
+        ),
+    )
+    .unwrap();
+    let delv = |n: &Node, question: &str| {
+        let out = Command::new("delv")
+            .arg(format!("@{}", addr(n.i)))
+            .arg("-a")
+            .arg(&anchors)
+            .arg("+root=example.com")
+            .args(question.split_whitespace())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr)
+    };
+    // What must be the same from every node: the DNSKEY set and the chain's records.
+    let alike = |n: &Node| {
+        let mut records: Vec<String> = ["example.com DNSKEY", "nope.example.com A"]
+            .iter()
+            .flat_map(|q| {
+                let d = dig_at(&addr(n.i), 53, &format!("+dnssec {q}"));
+                d.answer
+                    .into_iter()
+                    .chain(d.authority)
+                    .filter(|r| r.rtype != "RRSIG")
+                    .map(|r| format!("{} {} {}", r.name, r.rtype, r.data))
+            })
+            .collect();
+        records.sort();
+        records
+    };
+    let first = alike(&nodes[0]);
+    assert!(first.iter().any(|r| r.contains("NSEC3")), "{first:?}");
+    for n in &nodes {
+        assert_eq!(alike(n), first, "node {}", n.i);
+        for question in [
+            "www.example.com A",
+            "nope.example.com A",
+            "example.com DNSKEY",
+        ] {
+            let said = delv(n, question);
+            assert!(
+                said.contains("fully validated"),
+                "node {} {question}: {said}",
+                n.i
+            );
+        }
+    }
+    endpoint.stop();
+    for n in &nodes {
+        wait_for("every node to fail over", || n.www() == [SECONDARY]);
+        let said = delv(n, "www.example.com A");
+        assert!(
+            said.contains("fully validated") && said.contains(SECONDARY),
+            "node {}: {said}",
+            n.i
+        );
+    }
+    endpoint.start();
+    for n in &nodes {
+        wait_for("every node to fail back", || n.www() == [PRIMARY]);
+        let said = delv(n, "www.example.com A");
+        assert!(
+            said.contains("fully validated") && said.contains(PRIMARY),
+            "{said}"
+        );
+    }
 }

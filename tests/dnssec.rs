@@ -513,3 +513,56 @@ fn compact_denial_answers_as_rfc_9824_says() {
     assert_eq!(s.dig("nope.example.com A").status, "NXDOMAIN");
     assert_eq!(s.dig("+dnssec www.example.com TYPE128").status, "FORMERR");
 }
+
+/// Without DO, a signed zone answers byte for byte as the same zone unsigned: no
+/// signature, no chain, no other size; only the types signing adds (DNSKEY, CDS,
+/// CDNSKEY, NSEC3PARAM at the apex) are new.
+#[test]
+fn answers_without_do_are_those_of_the_zone_unsigned() {
+    let policy = "[[record]]\nname = \"lb\"\ntype = \"A\"\nttl = 60\nset_id = \"a\"\nweight = 1\nvalues = [\"192.0.2.9\"]\n";
+    let zones = [
+        ("example.com.zone", zone("example.com", SIGNED_ZONE)),
+        ("example.com.toml", policy.to_string()),
+    ];
+    let zones: Vec<(&str, &str)> = zones.iter().map(|(n, t)| (*n, t.as_str())).collect();
+    let plain = Server::start(&zones, "");
+    let signed = {
+        let s = Server::start(&zones, DNSSEC);
+        let dir = s.config_path().parent().unwrap().to_path_buf();
+        hadns(&dir, &["keygen", "example.com"]);
+        s.sighup();
+        common::wait_for("the zone signed", || {
+            !s.dig("+dnssec example.com DNSKEY").answer.is_empty()
+        });
+        s
+    };
+    let questions = [
+        ("www.example.com", 1),
+        ("www.example.com", 16),
+        ("nope.example.com", 1),
+        ("a.nope.example.com", 28),
+        ("deep.example.com", 1),
+        ("alias.example.com", 1),
+        ("x.old.example.com", 1),
+        ("bob.users.example.com", 16),
+        ("bob.users.example.com", 1),
+        ("x.secure.example.com", 1),
+        ("insecure.example.com", 43),
+        ("example.com", 6),
+        ("example.com", 2),
+        ("lb.example.com", 1),
+        ("lb.example.com", 28),
+    ];
+    for (i, (name, qtype)) in questions.iter().enumerate() {
+        for edns in [false, true] {
+            let q = common::query(i as u16, name, *qtype, edns);
+            assert_eq!(
+                signed.udp(&q),
+                plain.udp(&q),
+                "{name} type {qtype}, EDNS {edns}"
+            );
+        }
+    }
+    assert!(plain.dig("example.com DNSKEY").answer.is_empty());
+    assert!(!signed.dig("example.com DNSKEY").answer.is_empty());
+}
