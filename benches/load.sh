@@ -443,6 +443,12 @@ if [[ " $PARTS " == *" dnssec "* ]]; then
     dig +dnssec +norec @127.0.0.1 -p $((PORT + 10)) "nope.$ZONE" A | grep -q RRSIG ||
       { echo "hadns ($denial): no signed answer" >&2; exit 1; }
     measure "hadns $denial" $((PORT + 10))
+    if [ "$denial" = nsec3 ]; then
+      # Without DO a signed zone answers as unsigned: as fast, too.
+      WORKLOADS=("unique names udp:unique.txt:udp")
+      measure "hadns nsec3, no DO" $((PORT + 10))
+      WORKLOADS=("unique names DO:unique.txt:udp:-D")
+    fi
     stop "$PID"
   done
   knot_config "$WORK/knot-online" $((PORT + 11)) "$WORK/$ZONE.static"
@@ -453,7 +459,8 @@ if [[ " $PARTS " == *" dnssec "* ]]; then
   stop "$PID"
   awk -v u="${QPC[hadns unsigned/unique names udp]:-0}" -v n3="${QPC[hadns nsec3/unique names DO]:-0}" \
     -v n="${QPC[hadns nsec/unique names DO]:-0}" -v k="${QPC[knot onlinesign/unique names DO]:-0}" \
-    -v c="${QPC[hadns compact/unique names DO]:-0}" 'BEGIN {
+    -v c="${QPC[hadns compact/unique names DO]:-0}" -v nd="${QPC[hadns nsec3, no DO/unique names udp]:-0}" 'BEGIN {
+      printf "hadns nsec3 without DO / hadns unsigned: %.2f\n", (u ? nd / u : 0)
       printf "hadns nsec3 / hadns unsigned: %.2f (target 0.80); nsec: %.2f; compact: %.2f\n", (u ? n3 / u : 0), (u ? n / u : 0), (u ? c / u : 0)
       printf "hadns nsec3 / knot onlinesign: %.1f (target 10); compact / knot onlinesign: %.1f\n", (k ? n3 / k : 0), (k ? c / k : 0)
     }'
