@@ -89,7 +89,7 @@ impl ZoneBuilder {
     pub fn plain_index(&self, keys: Vec<Box<[u8]>>) -> PlainIndex {
         let wanted: HashMap<u32, Box<[u8]>> = keys
             .into_iter()
-            .filter_map(|k| Some((self.nodes.index.get(&k).copied()?, k)))
+            .filter_map(|k| Some((self.nodes.index_of(&k)?, k)))
             .collect();
         let mut index = PlainIndex::new();
         if wanted.is_empty() {
@@ -283,17 +283,16 @@ impl ZoneBuilder {
     fn check_below_dnames(&mut self, diags: &mut Diagnostics) {
         let nodes = &self.nodes;
         let dnames: Vec<(&[u8], u32)> = nodes
-            .index
-            .iter()
-            .filter(|(_, &i)| nodes.nodes[i as usize].rrset(RecordType::DNAME).is_some())
-            .map(|(k, &i)| (&k[..], i))
+            .keyed()
+            .filter(|(_, _, n)| n.rrset(RecordType::DNAME).is_some())
+            .map(|(k, i, _)| (k, i))
             .collect();
         if dnames.is_empty() {
             return;
         }
         let mut offsets = Vec::new();
         let mut found = Vec::new();
-        for (key, &i) in &nodes.index {
+        for (key, i, _) in nodes.keyed() {
             super::label_offsets(key, &mut offsets);
             let below = offsets[1..]
                 .iter()

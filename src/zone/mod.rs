@@ -61,36 +61,64 @@ impl Node {
     }
 }
 
-/// A zone's nodes by [`name_key`]: the nodes in one vector, a small index beside it, so
-/// that a large zone costs one slot of a few bytes per name in the hash table.
+/// A zone's nodes by [`name_key`]: the nodes in one vector, their keys end to end in
+/// another, and a table of node indexes beside them, so that a large zone costs no
+/// allocation per name and a few bytes of table per name.
 #[derive(Debug, Clone, Default)]
 pub struct Nodes {
-    /// Keys come from zone files, not from clients: a fast hash is safe here.
-    index: HashMap<Box<[u8]>, u32, rustc_hash::FxBuildHasher>,
+    /// Node indexes, found by the hash of their key. Keys come from zone files, not from
+    /// clients: a fast hash is safe here.
+    index: hashbrown::HashTable<u32>,
+    /// Every node's key, in node order, end to end.
+    keys: Vec<u8>,
+    /// Where each node's key ends in `keys`.
+    key_ends: Vec<u32>,
     nodes: Vec<Node>,
 }
 
+fn key_hash(key: &[u8]) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(key)
+}
+
+/// Node `i`'s key in `keys`, given where each ends.
+fn key_at<'k>(keys: &'k [u8], ends: &[u32], i: u32) -> &'k [u8] {
+    let i = i as usize;
+    let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+    &keys[start..ends[i] as usize]
+}
+
 impl Nodes {
-    /// The most the next growth of the node vector and its index can take at once.
+    /// The most the next growth of the node vector, its keys and its table can take at
+    /// once.
     fn growth_bytes(&self) -> usize {
-        let slot = std::mem::size_of::<(Box<[u8]>, u32)>() + 1;
-        self.nodes.capacity() * std::mem::size_of::<Node>() + 2 * self.index.capacity() * slot
+        self.nodes.capacity() * std::mem::size_of::<Node>()
+            + self.keys.capacity()
+            + self.key_ends.capacity() * 4
+            + 2 * self.index.capacity() * (4 + 1)
     }
 
     pub fn get(&self, key: &[u8]) -> Option<&Node> {
-        self.index.get(key).map(|&i| &self.nodes[i as usize])
+        self.index_of(key).map(|i| &self.nodes[i as usize])
     }
 
-    /// Every node with its key and index, in no particular order.
+    fn key(&self, i: u32) -> &[u8] {
+        key_at(&self.keys, &self.key_ends, i)
+    }
+
+    /// Every node with its key and index, in the order they were made.
     pub fn keyed(&self) -> impl Iterator<Item = (&[u8], u32, &Node)> {
-        self.index
+        self.nodes
             .iter()
-            .map(|(k, &i)| (&k[..], i, &self.nodes[i as usize]))
+            .enumerate()
+            .map(|(i, n)| (self.key(i as u32), i as u32, n))
     }
 
     /// The index of the node at `key`.
     pub fn index_of(&self, key: &[u8]) -> Option<u32> {
-        self.index.get(key).copied()
+        self.index
+            .find(key_hash(key), |&i| self.key(i) == key)
+            .copied()
     }
 
     pub fn values(&self) -> impl Iterator<Item = &Node> {
@@ -102,7 +130,7 @@ impl Nodes {
     /// as an empty non-terminal. Ancestors are found by slicing the key: nothing is
     /// allocated unless a node is missing.
     fn entry(&mut self, origin: &Name, name: &Name, key: &[u8]) -> u32 {
-        if let Some(&i) = self.index.get(key) {
+        if let Some(i) = self.index_of(key) {
             return i;
         }
         let mut offsets = Vec::with_capacity(8);
@@ -112,19 +140,23 @@ impl Nodes {
         let depth = labels.saturating_sub(usize::from(origin.num_labels()));
         for up in 1..=depth {
             let ancestor = &key[offsets[up]..];
-            if self.index.contains_key(ancestor) {
+            if self.index_of(ancestor).is_some() {
                 break;
             }
             let ancestor_name = name.trim_to(labels - up);
-            self.push(ancestor.into(), ancestor_name);
+            self.push(ancestor, ancestor_name);
         }
-        self.push(key.into(), name.clone())
+        self.push(key, name.clone())
     }
 
-    fn push(&mut self, key: Box<[u8]>, name: Name) -> u32 {
+    fn push(&mut self, key: &[u8], name: Name) -> u32 {
         let i = self.nodes.len() as u32;
         self.nodes.push(Node::new(name));
-        self.index.insert(key, i);
+        self.keys.extend_from_slice(key);
+        self.key_ends.push(self.keys.len() as u32);
+        let (keys, ends) = (&self.keys, &self.key_ends);
+        self.index
+            .insert_unique(key_hash(key), i, |&j| key_hash(key_at(keys, ends, j)));
         i
     }
 }
