@@ -16,7 +16,7 @@ use crate::draw::Draw;
 use crate::policy::select::{self, Leaf, Trace};
 use crate::policy::{SetData, ZonePolicies};
 use crate::snapshot::Snapshot;
-use crate::zone::{dname_target, label_offsets, name_key, Node, RRset, Zone};
+use crate::zone::{dname_target, is_wildcard_key, label_offsets, name_key, Node, RRset, Zone};
 
 /// CNAME/DNAME steps followed within a zone before giving up on a chain.
 const MAX_CHAIN: usize = 8;
@@ -301,10 +301,11 @@ pub fn landed(data: &Snapshot, key: &[u8], qtype: RecordType) -> Option<Landed> 
     let (zone_index, zone) = offsets.iter().find_map(|&o| data.zones.find(&key[o..]))?;
     let (kind, node) = match land(zone, key, offsets, qtype) {
         Landing::NxDomain => (LandedKind::NxDomain, 0),
-        Landing::Node(node) if node.name.is_wildcard() => {
+        Landing::Node(node) if is_wildcard_key(zone.nodes.key_of(node)) => {
             (LandedKind::Wildcard, node as *const Node as usize)
         }
-        Landing::Cut(node) if node.name.num_labels() < (offsets.len() - 1) as u8 => {
+        // The cut is the name or an ancestor: above it when its key is shorter.
+        Landing::Cut(node) if zone.nodes.key_of(node).len() < key.len() => {
             (LandedKind::BelowCut, node as *const Node as usize)
         }
         _ => return None,
@@ -376,7 +377,8 @@ impl<'z, T: Trace> Step<'z, '_, T> {
                     ans.referral = true;
                 }
                 let ns = cut.rrset(RecordType::NS).expect("a cut has NS");
-                ans.authority.push(RRsetOut::of(cut.name.clone(), cut, ns));
+                ans.authority
+                    .push(RRsetOut::of(zone.nodes.name_of(cut), cut, ns));
                 ans.proofs.push(Proof::Referral(cut));
                 add_addresses(zone, &ns.rdatas, true, ans);
                 None
@@ -385,17 +387,18 @@ impl<'z, T: Trace> Step<'z, '_, T> {
                 let dname = node.rrset(RecordType::DNAME).expect("DNAME node");
                 let target = dname_target(&dname.rdatas[0])?;
                 // RFC 2181 §5: each RRset once, however often a chain passes it.
+                let owner = zone.nodes.name_of(node);
                 let listed = ans
                     .answer
                     .iter()
-                    .any(|s| s.rtype == RecordType::DNAME && s.owner == node.name);
+                    .any(|s| s.rtype == RecordType::DNAME && s.owner == owner);
+                let owner_labels = owner.iter().count();
                 if !listed {
-                    ans.answer
-                        .push(RRsetOut::of(node.name.clone(), node, dname));
+                    ans.answer.push(RRsetOut::of(owner, node, dname));
                 }
                 // Replace the DNAME owner's labels at the end of the name by the target.
                 // Counted by iterating: `Name::num_labels` leaves out a leading `*`.
-                let keep = name.iter().count() - node.name.iter().count();
+                let keep = name.iter().count() - owner_labels;
                 let prefix = Name::from_labels(name.iter().take(keep)).ok()?;
                 match prefix.append_domain(&target) {
                     Ok(synth) => {
@@ -429,7 +432,8 @@ impl<'z, T: Trace> Step<'z, '_, T> {
             }
             Landing::Node(node) => {
                 // Made from a wildcard (asked for the wildcard itself, it is just a name).
-                if node.name.is_wildcard() && *name_key(&node.name) != *key {
+                let node_key = zone.nodes.key_of(node);
+                if is_wildcard_key(node_key) && node_key != key {
                     ans.proofs.push(Proof::Wildcard(key.into(), node));
                 }
                 if qtype == RecordType::ANY {
@@ -593,7 +597,7 @@ fn add_soa<'z>(data: &'z Snapshot, zone_index: usize, ans: &mut Answer<'z>) {
     ans.authority.push(RRsetOut {
         node: Some(zone.apex()),
         ..RRsetOut::new(
-            zone.apex().name.clone(),
+            zone.nodes.name_of(zone.apex()),
             RecordType::SOA,
             zone.negative_ttl,
             Cow::Borrowed(&soa.rdatas),
@@ -621,7 +625,7 @@ fn add_addresses<'z>(zone: &'z Zone, rdatas: &[RData], glue: bool, ans: &mut Ans
             let mut offsets = Vec::new();
             label_offsets(&key, &mut offsets);
             match land(zone, &key, &offsets, RecordType::A) {
-                Landing::Node(n) if n.name.eq_ignore_root(target) => Some(n),
+                Landing::Node(n) if zone.nodes.key_of(n) == &key[..] => Some(n),
                 _ => None,
             }
         };
@@ -630,14 +634,14 @@ fn add_addresses<'z>(zone: &'z Zone, rdatas: &[RData], glue: bool, ans: &mut Ans
             let Some(addrs) = node.rrset(rtype) else {
                 continue;
             };
+            let owner = zone.nodes.name_of(node);
             let dup = ans
                 .additional
                 .iter()
                 .chain(&ans.answer)
-                .any(|s| s.rtype == rtype && s.owner.eq_ignore_root(&node.name));
+                .any(|s| s.rtype == rtype && s.owner.eq_ignore_root(&owner));
             if !dup {
-                ans.additional
-                    .push(RRsetOut::of(node.name.clone(), node, addrs));
+                ans.additional.push(RRsetOut::of(owner, node, addrs));
             }
         }
     }

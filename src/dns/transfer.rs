@@ -131,7 +131,7 @@ fn ixfr_view(snapshot: &Snapshot, zone_index: usize, have: u32) -> Option<Vec<RR
         return Some(vec![current]);
     }
     let (deleted, added) = snapshot.journal.since(&zone.origin.to_string(), have)?;
-    let mut old = soa.rdatas.clone();
+    let mut old = soa.rdatas.to_vec();
     if let Some(RData::SOA(s)) = old.first_mut() {
         s.serial = have;
     }
@@ -176,9 +176,10 @@ pub fn zone_view(snapshot: &Snapshot, zone_index: usize) -> Vec<RRsetOut<'_>> {
         )
     };
     let mut out = vec![soa.clone()];
-    for node in zone.nodes.values() {
+    for (_, i, node) in zone.nodes.keyed() {
+        let name = zone.nodes.name(i);
         for set in node.rrsets.iter().filter(|s| s.rtype != RecordType::SOA) {
-            out.push(RRsetOut::of(node.name.clone(), node, set));
+            out.push(RRsetOut::of(name.clone(), node, set));
         }
         for &(rtype, group) in &node.dynamic {
             let mut leaves = Vec::new();
@@ -189,7 +190,7 @@ pub fn zone_view(snapshot: &Snapshot, zone_index: usize) -> Vec<RRsetOut<'_>> {
                 &facts,
                 &mut |l| leaves.push(l),
             );
-            out.extend(leaves_to_rrset(zone, &leaves, rtype, &node.name));
+            out.extend(leaves_to_rrset(zone, &leaves, rtype, &name));
         }
     }
     out.push(soa);

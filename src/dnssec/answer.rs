@@ -13,7 +13,7 @@ use super::zone::{canonical_cmp, nsec3_hash, Added, SignedZone, Signing};
 use crate::config::{Denial, DnssecConfig};
 use crate::dns::lookup::{Answer, Landed, LandedKind, Proof, RRsetOut};
 use crate::dnssec::key::Key;
-use crate::zone::{label_offsets, name_key, Zone};
+use crate::zone::{is_wildcard_key, label_offsets, name_key, Node, Zone};
 
 /// Where the type bitmap of an NSEC3 or NSEC RDATA starts.
 fn bitmap_start(rtype: RecordType, rdata: &[u8]) -> usize {
@@ -132,12 +132,13 @@ impl<'z> Signer<'z> {
         // it points past it; otherwise its record is made without those types.
         let mut missing: Vec<(Box<[u8]>, RecordType)> = Vec::new();
         let mut absent: Vec<Box<[u8]>> = Vec::new();
-        for (key, _, node) in self.zone.nodes.keyed() {
+        for (key, i, node) in self.zone.nodes.keyed() {
             let before = missing.len();
+            let name = (!node.dynamic.is_empty()).then(|| self.zone.nodes.name(i));
             for &(rtype, _) in &node.dynamic {
-                let there = view
-                    .iter()
-                    .any(|s| s.rtype == rtype && s.owner.eq_ignore_root(&node.name));
+                let there = view.iter().any(|s| {
+                    s.rtype == rtype && name.as_ref().is_some_and(|n| s.owner.eq_ignore_root(n))
+                });
                 if !there {
                     missing.push((key.into(), rtype));
                 }
@@ -230,12 +231,12 @@ impl<'z> Signer<'z> {
         let sigs: Cow<'z, [RData]> = match set.node {
             // RFC 9824: a wildcard's records are signed as the name asked, which then
             // needs no proof that it does not exist.
-            Some(node) if self.compact() && node.name.is_wildcard() => {
+            Some(node) if self.compact() && self.is_wildcard(node) => {
                 Cow::Owned(self.sign_now(set, node.rrset(set.rtype)?.ttl))
             }
             Some(node) => {
                 let own = node.rrset(set.rtype)?;
-                let i = self.zone.nodes.index_of(&name_key(&node.name))?;
+                let i = self.zone.nodes.index_of_node(node)?;
                 match self.signed.sigs.get(&(i, set.rtype)) {
                     // The zone's own data as signed at load.
                     Some(sigs) if own.rdatas[..] == set.rdatas[..] => Cow::Borrowed(sigs),
@@ -339,6 +340,14 @@ impl<'z> Signer<'z> {
         vec![set, sigs]
     }
 
+    /// Whether `node` is a wildcard of this zone.
+    fn is_wildcard(&self, node: &Node) -> bool {
+        let nodes = &self.zone.nodes;
+        nodes
+            .index_of_node(node)
+            .is_some_and(|i| is_wildcard_key(nodes.key(i)))
+    }
+
     fn compact(&self) -> bool {
         self.signed.denial == Denial::Compact
     }
@@ -357,7 +366,7 @@ impl<'z> Signer<'z> {
             // From a wildcard too: the name asked, with the wildcard's types.
             Proof::NoData(key, node, qtype) => (key, types_of(node, *qtype)),
             Proof::Referral(cut) if cut.rrset(RecordType::DS).is_none() => {
-                (&name_key(&cut.name)[..], types_of(cut, RecordType::DS))
+                (self.zone.nodes.key_of(cut), types_of(cut, RecordType::DS))
             }
             // Signed at the name asked instead (`sigs_of`), or the DS is there.
             Proof::Wildcard(..) | Proof::Referral(_) => return,
@@ -493,14 +502,14 @@ impl<'z> Signer<'z> {
                 put(self.covering(&Self::wildcard_of(&key[ce..])));
             }
             Proof::NoData(key, node, qtype) => {
-                let wkey = name_key(&node.name);
-                if node.name.is_wildcard() && *wkey != **key {
+                let wkey = self.zone.nodes.key_of(node);
+                if is_wildcard_key(wkey) && wkey != &key[..] {
                     // From a wildcard without the type: it (and, for NSEC3, where it
                     // stands).
                     if self.nsec3() {
                         put(self.at(&wkey[2..]));
                     }
-                    put(self.at(&wkey));
+                    put(self.at(wkey));
                 } else if node.dynamic(*qtype).is_some() {
                     // A policy type that chose nothing for this client.
                     if let Some(a) = self.at(key) {
@@ -513,7 +522,7 @@ impl<'z> Signer<'z> {
             Proof::Wildcard(key, wildcard) => {
                 if self.nsec3() {
                     // The next closer name: one label below the wildcard's encloser.
-                    let encloser_len = name_key(&wildcard.name).len() - 2;
+                    let encloser_len = self.zone.nodes.key_of(wildcard).len() - 2;
                     let mut offsets = Vec::new();
                     label_offsets(key, &mut offsets);
                     let nc = offsets
@@ -527,7 +536,7 @@ impl<'z> Signer<'z> {
             }
             Proof::Referral(cut) => {
                 if cut.rrset(RecordType::DS).is_none() {
-                    put(self.at(&name_key(&cut.name)));
+                    put(self.at(self.zone.nodes.key_of(cut)));
                 }
             }
         }

@@ -13,7 +13,7 @@ use hickory_proto::rr::{Name, RData, RecordType};
 use super::key::Key;
 use super::sign::{canonical_rdata, rrsig};
 use crate::config::Denial;
-use crate::zone::{label_offsets, name_key, Node, RRset, Zone};
+use crate::zone::{label_offsets, Node, RRset, Zone};
 
 /// One record of the denial chain, with its signatures.
 #[derive(Debug, Clone, PartialEq)]
@@ -264,7 +264,7 @@ pub fn sign_zone(zone: &mut Zone, signing: &Signing) -> SignedZone {
         .map(|(rtype, rdatas)| RRset {
             rtype,
             ttl: dnskey_ttl,
-            rdatas,
+            rdatas: rdatas.into(),
         })
         .collect();
     zone.replace_rrsets(apex_index, &apex_sets, sets);
@@ -295,8 +295,9 @@ pub fn sign_zone(zone: &mut Zone, signing: &Signing) -> SignedZone {
             jobs.push((i, node, set, by));
         }
     }
-    let sigs = par_map(&jobs, |(_, node, set, by)| {
-        signing.sign(by, &node.name, set.rtype, set.ttl, &set.rdatas)
+    let sigs = par_map(&jobs, |(i, _, set, by)| {
+        let owner = zone.nodes.name(*i);
+        signing.sign(by, &owner, set.rtype, set.ttl, &set.rdatas)
     });
     signed.sigs.reserve(jobs.len());
     for ((i, _, set, _), sigs) in jobs.iter().zip(sigs) {
@@ -356,12 +357,11 @@ pub fn sign_zone(zone: &mut Zone, signing: &Signing) -> SignedZone {
                 .iter()
                 .filter(|(_, _, n, _)| !n.rrsets.is_empty() || !n.dynamic.is_empty())
                 .collect();
-            for (j, &&(key, _, node, standing)) in owners.iter().enumerate() {
-                let next = owners[(j + 1) % owners.len()].2;
-                let mut rdata = name_key(&next.name).into_vec();
+            for (j, &&(key, i, node, standing)) in owners.iter().enumerate() {
+                let mut rdata = owners[(j + 1) % owners.len()].0.to_vec();
                 let types = types_at(node, standing, RecordType::NSEC);
                 rdata.extend_from_slice(&type_bitmap(&types));
-                push(node.name.clone(), RecordType::NSEC, rdata);
+                push(zone.nodes.name(i), RecordType::NSEC, rdata);
                 signed.owners.push(key.into());
             }
         }
@@ -423,18 +423,14 @@ pub fn generic_text(zone: &Zone, signed: &SignedZone) -> String {
         );
     };
     for (_, i, node) in zone.nodes.keyed() {
+        let name = zone.nodes.name(i);
         for set in &node.rrsets {
             for r in &set.rdatas {
-                line(
-                    &node.name,
-                    set.rtype,
-                    set.ttl,
-                    &canonical_rdata(set.rtype, r),
-                );
+                line(&name, set.rtype, set.ttl, &canonical_rdata(set.rtype, r));
             }
             for sig in signed.sigs.get(&(i, set.rtype)).into_iter().flatten() {
                 let sig = canonical_rdata(RecordType::RRSIG, sig);
-                line(&node.name, RecordType::RRSIG, set.ttl, &sig);
+                line(&name, RecordType::RRSIG, set.ttl, &sig);
             }
         }
     }
@@ -453,6 +449,7 @@ pub fn generic_text(zone: &Zone, signed: &SignedZone) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::zone::name_key;
 
     fn key(s: &str) -> Box<[u8]> {
         name_key(&Name::from_ascii(s).unwrap())

@@ -155,10 +155,14 @@ fn json<T: serde::Serialize>(v: &T) -> String {
 /// The zone file's RRsets, by name then type (the importer's order); the SOA, the apex NS and types Route 53
 /// does not take are left out.
 fn plain_sets(zone: &Zone, out: &mut Vec<RecordSet>, notes: &mut Vec<String>) {
-    let mut nodes: Vec<_> = zone.nodes.values().collect();
-    nodes.sort_by(|a, b| a.name.cmp(&b.name));
-    for node in nodes {
-        let apex = node.name == zone.origin;
+    let mut nodes: Vec<_> = zone
+        .nodes
+        .keyed()
+        .map(|(_, i, node)| (zone.nodes.name(i), node))
+        .collect();
+    nodes.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, node) in nodes {
+        let apex = name == zone.origin;
         let mut rrsets: Vec<_> = node.rrsets.iter().collect();
         rrsets.sort_by_key(|r| u16::from(r.rtype));
         for rrset in rrsets {
@@ -169,12 +173,12 @@ fn plain_sets(zone: &Zone, out: &mut Vec<RecordSet>, notes: &mut Vec<String>) {
             if !TYPES.contains(&t) {
                 notes.push(format!(
                     "{} {t}: Route 53 does not take {t} records; left out",
-                    node.name
+                    name
                 ));
                 continue;
             }
             out.push(RecordSet {
-                name: node.name.to_string(),
+                name: name.to_string(),
                 rtype: t.to_string(),
                 ttl: Some(rrset.ttl.into()),
                 resource_records: Some(rrset.rdatas.iter().map(resource_record).collect()),

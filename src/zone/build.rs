@@ -10,7 +10,7 @@ use std::sync::Arc;
 use hickory_proto::rr::{Name, RData, RecordType};
 
 use super::parse::{RecordSink, SourceRecord};
-use super::{name_key, write_name_key, Nodes, PlainIndex, RRset, Zone};
+use super::{name_key, pushed, write_name_key, Nodes, PlainIndex, RRset, Zone};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::memory;
 
@@ -42,6 +42,9 @@ pub struct ZoneBuilder {
     untimed: Option<(Arc<Path>, usize)>,
     errors: usize,
     key: Vec<u8>,
+    /// The records of an RRset after its first, by node and type, until `finish` joins
+    /// them to it (an RRset's records are an exact slice).
+    more: HashMap<(u32, RecordType), Vec<RData>>,
 }
 
 impl ZoneBuilder {
@@ -56,6 +59,7 @@ impl ZoneBuilder {
             untimed: None,
             errors: 0,
             key: Vec::new(),
+            more: HashMap::new(),
         }
     }
 
@@ -109,6 +113,14 @@ impl ZoneBuilder {
 
     /// The zone, checked whole, or None after pushing at least one error to `diags`.
     pub fn finish(mut self, file: &Path, diags: &mut Diagnostics) -> Option<Zone> {
+        for ((i, rtype), more) in std::mem::take(&mut self.more) {
+            let node = &mut self.nodes.nodes[i as usize];
+            if let Some(set) = node.rrsets.iter_mut().find(|r| r.rtype == rtype) {
+                let mut rdatas = std::mem::take(&mut set.rdatas).into_vec();
+                rdatas.extend(more);
+                set.rdatas = rdatas.into_boxed_slice();
+            }
+        }
         // The apex: one SOA and an NS set.
         let apex = self.nodes.get(&self.origin_key);
         let soa = apex.and_then(|a| a.rrset(RecordType::SOA));
@@ -143,9 +155,7 @@ impl ZoneBuilder {
                 if set.ttl == u32::MAX {
                     set.ttl = soa_minimum.unwrap_or(0);
                 }
-                set.rdatas.shrink_to_fit();
             }
-            node.rrsets.shrink_to_fit();
             node.rrsets.sort_by_key(|r| u16::from(r.rtype));
         }
         self.nodes.nodes.shrink_to_fit();
@@ -220,8 +230,8 @@ impl ZoneBuilder {
             self.untimed = Some((rec.file.clone(), rec.line));
         }
         let mut key = std::mem::take(&mut self.key);
-        write_name_key(&rec.name, &mut key);
-        let i = self.nodes.entry(&self.origin, &rec.name, &key);
+        let cased = write_name_key(&rec.name, &mut key);
+        let i = self.nodes.entry(&self.origin, &rec.name, &key, cased);
         self.key = key;
         let node = &mut self.nodes.nodes[i as usize];
         match node.rrsets.iter_mut().find(|r| r.rtype == rtype) {
@@ -249,23 +259,23 @@ impl ZoneBuilder {
                     ));
                 }
                 set.ttl = set.ttl.min(ttl);
-                if !set.rdatas.contains(&rec.rdata) {
-                    set.rdatas.push(rec.rdata);
+                let more = self.more.entry((i, rtype)).or_default();
+                if !set.rdatas.contains(&rec.rdata) && !more.contains(&rec.rdata) {
+                    more.push(rec.rdata);
                 }
             }
             None => {
                 if node.rrsets.is_empty() {
                     // Spelled as its own records write it, not as a child's ancestor.
-                    node.name = rec.name;
+                    self.nodes.rename(i, rec.name, cased);
                 }
-                // Most names own one RRset; a zone of a million names pays for every
-                // spare slot a million times.
-                node.rrsets.reserve_exact(1);
-                node.rrsets.push(RRset {
+                let node = &mut self.nodes.nodes[i as usize];
+                let set = RRset {
                     rtype,
                     ttl,
-                    rdatas: vec![rec.rdata],
-                });
+                    rdatas: Box::new([rec.rdata]),
+                };
+                pushed(&mut node.rrsets, set);
                 let file = self.file_index(&rec.file);
                 self.written.push(Written {
                     node: i,
@@ -306,7 +316,8 @@ impl ZoneBuilder {
             let (file, line) = self.at(i, rtype);
             let m = format!(
                 "{} {rtype} is below the DNAME at {}, where no query can reach it (RFC 6672 §2.4)",
-                self.nodes.nodes[i as usize].name, self.nodes.nodes[owner as usize].name
+                self.nodes.name(i),
+                self.nodes.name(owner)
             );
             let file = file.to_path_buf();
             self.error(diags, &file, line, m);
@@ -327,7 +338,7 @@ impl ZoneBuilder {
                     line,
                     format!(
                         "{} has {} {} records; only one is allowed",
-                        d.name,
+                        self.nodes.name(i),
                         set.rdatas.len(),
                         set.rtype
                     ),
@@ -350,7 +361,7 @@ impl ZoneBuilder {
                     report.1,
                     format!(
                         "CNAME beside other data at {}: CNAME at {}:{} and {} at {}:{}",
-                        d.name,
+                        self.nodes.name(i),
                         cname_file.display(),
                         cname_line,
                         other.rtype,

@@ -24,28 +24,36 @@ pub use load::{load_zones, Kept, PlainIndex, ZoneFiles, ZoneSource};
 pub struct RRset {
     pub rtype: RecordType,
     pub ttl: u32,
-    pub rdatas: Vec<RData>,
+    /// Exact slices, here and in [`Node`]: most names own one RRset of one record, and
+    /// a spare slot or a capacity field costs a million-name zone a million times.
+    pub rdatas: Box<[RData]>,
 }
 
-/// The data at one name. A node that owns nothing is an empty non-terminal: it exists
+/// The data at one name (its name is kept by [`Nodes`]: see [`Nodes::name_of`]). A node
+/// that owns nothing is an empty non-terminal: it exists
 /// (its descendants do) but answers NODATA.
 #[derive(Debug, Clone)]
 pub struct Node {
-    /// As written in the zone file (case kept).
-    pub name: Name,
     /// Sorted by type code.
-    pub rrsets: Vec<RRset>,
+    pub rrsets: Box<[RRset]>,
     /// RRsets chosen per query by a routing policy: the type, and the policy group's
     /// index in the zone's policies. The zone only knows that they exist.
-    pub dynamic: Vec<(RecordType, u32)>,
+    pub dynamic: Box<[(RecordType, u32)]>,
+}
+
+/// `items` with `item` added at the end, still an exact slice.
+pub fn pushed<T>(items: &mut Box<[T]>, item: T) {
+    let mut v = std::mem::take(items).into_vec();
+    v.reserve_exact(1);
+    v.push(item);
+    *items = v.into_boxed_slice();
 }
 
 impl Node {
-    fn new(name: Name) -> Self {
+    fn new() -> Self {
         Node {
-            name,
-            rrsets: Vec::new(),
-            dynamic: Vec::new(),
+            rrsets: Box::default(),
+            dynamic: Box::default(),
         }
     }
 
@@ -68,17 +76,34 @@ impl Node {
 pub struct Nodes {
     /// Node indexes, found by the hash of their key. Keys come from zone files, not from
     /// clients: a fast hash is safe here.
-    index: hashbrown::HashTable<u32>,
+    index: hashbrown::HashTable<Slot>,
     /// Every node's key, in node order, end to end.
     keys: Vec<u8>,
     /// Where each node's key ends in `keys`.
     key_ends: Vec<u32>,
     nodes: Vec<Node>,
+    /// The names written with capitals, as written; every other name is its key.
+    cased: HashMap<u32, Name, rustc_hash::FxBuildHasher>,
 }
 
-fn key_hash(key: &[u8]) -> u64 {
+/// One entry of the node table: a node and its key's hash, so that growing the table
+/// reads no key again.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    node: u32,
+    hash: u32,
+}
+
+fn key_hash(key: &[u8]) -> u32 {
     use std::hash::BuildHasher;
-    rustc_hash::FxBuildHasher.hash_one(key)
+    let h = rustc_hash::FxBuildHasher.hash_one(key);
+    (h ^ (h >> 32)) as u32
+}
+
+/// The table's hash from the 32 bits kept, spread over every bit the table reads (the
+/// low ones choose the bucket, the top seven tag it).
+fn spread(hash: u32) -> u64 {
+    u64::from(hash).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 /// Node `i`'s key in `keys`, given where each ends.
@@ -95,15 +120,57 @@ impl Nodes {
         self.nodes.capacity() * std::mem::size_of::<Node>()
             + self.keys.capacity()
             + self.key_ends.capacity() * 4
-            + 2 * self.index.capacity() * (4 + 1)
+            + 2 * self.index.capacity() * (std::mem::size_of::<Slot>() + 1)
     }
 
     pub fn get(&self, key: &[u8]) -> Option<&Node> {
         self.index_of(key).map(|i| &self.nodes[i as usize])
     }
 
-    fn key(&self, i: u32) -> &[u8] {
+    /// Node `i`'s [`name_key`].
+    pub fn key(&self, i: u32) -> &[u8] {
         key_at(&self.keys, &self.key_ends, i)
+    }
+
+    /// Node `i`'s name as written in the zone file (case kept).
+    pub fn name(&self, i: u32) -> Name {
+        match self.cased.get(&i) {
+            Some(name) => name.clone(),
+            None => key_name(self.key(i)),
+        }
+    }
+
+    /// Spells node `i`'s name as `name` (the same name, in other case; `cased` if
+    /// written with capitals).
+    fn rename(&mut self, i: u32, name: Name, cased: bool) {
+        if cased {
+            self.cased.insert(i, name);
+        } else if !self.cased.is_empty() {
+            self.cased.remove(&i);
+        }
+    }
+
+    /// The index of `node` if it is one of these nodes: found from where it lies, so
+    /// that a node needs no field for its name.
+    pub fn index_of_node(&self, node: &Node) -> Option<u32> {
+        let at = (node as *const Node as usize).wrapping_sub(self.nodes.as_ptr() as usize)
+            / std::mem::size_of::<Node>();
+        let ours = self.nodes.get(at).is_some_and(|n| std::ptr::eq(n, node));
+        ours.then_some(at as u32)
+    }
+
+    fn position(&self, node: &Node) -> u32 {
+        self.index_of_node(node).expect("a node of this zone")
+    }
+
+    /// The [`name_key`] of `node`, one of these nodes.
+    pub fn key_of(&self, node: &Node) -> &[u8] {
+        self.key(self.position(node))
+    }
+
+    /// The name of `node`, one of these nodes, as written (case kept).
+    pub fn name_of(&self, node: &Node) -> Name {
+        self.name(self.position(node))
     }
 
     /// Every node with its key and index, in the order they were made.
@@ -116,9 +183,14 @@ impl Nodes {
 
     /// The index of the node at `key`.
     pub fn index_of(&self, key: &[u8]) -> Option<u32> {
-        self.index
-            .find(key_hash(key), |&i| self.key(i) == key)
-            .copied()
+        self.find(key, key_hash(key))
+    }
+
+    fn find(&self, key: &[u8], hash: u32) -> Option<u32> {
+        let found = self
+            .index
+            .find(spread(hash), |s| s.hash == hash && self.key(s.node) == key);
+        found.map(|s| s.node)
     }
 
     pub fn values(&self) -> impl Iterator<Item = &Node> {
@@ -129,34 +201,39 @@ impl Nodes {
     /// is its [`name_key`]), created with every missing ancestor between it and the apex
     /// as an empty non-terminal. Ancestors are found by slicing the key: nothing is
     /// allocated unless a node is missing.
-    fn entry(&mut self, origin: &Name, name: &Name, key: &[u8]) -> u32 {
-        if let Some(i) = self.index_of(key) {
+    /// `cased`: whether `name` is written with capitals.
+    fn entry(&mut self, origin: &Name, name: &Name, key: &[u8], cased: bool) -> u32 {
+        let hash = key_hash(key);
+        if let Some(i) = self.find(key, hash) {
             return i;
         }
-        let mut offsets = Vec::with_capacity(8);
-        label_offsets(key, &mut offsets);
         // Labels counted from the key: `Name::num_labels` leaves out a leading `*`.
-        let labels = offsets.len() - 1;
+        let labels = key_labels(key);
         let depth = labels.saturating_sub(usize::from(origin.num_labels()));
+        let mut at = 0;
         for up in 1..=depth {
-            let ancestor = &key[offsets[up]..];
-            if self.index_of(ancestor).is_some() {
+            at += usize::from(key[at]) + 1;
+            let ancestor = &key[at..];
+            let ancestor_hash = key_hash(ancestor);
+            if self.find(ancestor, ancestor_hash).is_some() {
                 break;
             }
             let ancestor_name = name.trim_to(labels - up);
-            self.push(ancestor, ancestor_name);
+            let cased = cased && has_capitals(&ancestor_name);
+            self.push(ancestor, ancestor_hash, ancestor_name, cased);
         }
-        self.push(key, name.clone())
+        self.push(key, hash, name.clone(), cased)
     }
 
-    fn push(&mut self, key: &[u8], name: Name) -> u32 {
+    fn push(&mut self, key: &[u8], hash: u32, name: Name, cased: bool) -> u32 {
         let i = self.nodes.len() as u32;
-        self.nodes.push(Node::new(name));
+        self.nodes.push(Node::new());
+        self.rename(i, name, cased);
         self.keys.extend_from_slice(key);
         self.key_ends.push(self.keys.len() as u32);
-        let (keys, ends) = (&self.keys, &self.key_ends);
+        let slot = Slot { node: i, hash };
         self.index
-            .insert_unique(key_hash(key), i, |&j| key_hash(key_at(keys, ends, j)));
+            .insert_unique(spread(hash), slot, |s| spread(s.hash));
         i
     }
 }
@@ -188,15 +265,19 @@ impl Zone {
     /// DNSSEC sets), kept in type order.
     pub fn replace_rrsets(&mut self, node: u32, types: &[RecordType], sets: Vec<RRset>) {
         let node = &mut self.nodes.nodes[node as usize];
-        node.rrsets.retain(|r| !types.contains(&r.rtype));
-        node.rrsets.extend(sets);
-        node.rrsets.sort_by_key(|r| u16::from(r.rtype));
+        let mut rrsets = std::mem::take(&mut node.rrsets).into_vec();
+        rrsets.retain(|r| !types.contains(&r.rtype));
+        rrsets.extend(sets);
+        rrsets.sort_by_key(|r| u16::from(r.rtype));
+        node.rrsets = rrsets.into_boxed_slice();
     }
 
     /// Declares that `name` has an RRset of `rtype` chosen by policy group `group`.
     pub fn add_dynamic(&mut self, name: &Name, rtype: RecordType, group: u32) {
-        let i = self.nodes.entry(&self.origin, name, &name_key(name));
-        self.nodes.nodes[i as usize].dynamic.push((rtype, group));
+        let mut key = Vec::new();
+        let cased = write_name_key(name, &mut key);
+        let i = self.nodes.entry(&self.origin, name, &key, cased);
+        pushed(&mut self.nodes.nodes[i as usize].dynamic, (rtype, group));
     }
 
     pub fn soa(&self) -> &RRset {
@@ -260,14 +341,45 @@ pub fn name_key(name: &Name) -> Box<[u8]> {
     key.into_boxed_slice()
 }
 
-/// [`name_key`] into a buffer that is reused (cleared first).
-pub fn write_name_key(name: &Name, key: &mut Vec<u8>) {
+/// [`name_key`] into a buffer that is reused (cleared first); true when the name is
+/// written with capitals.
+pub fn write_name_key(name: &Name, key: &mut Vec<u8>) -> bool {
     key.clear();
+    let mut cased = false;
     for label in name.iter() {
         key.push(label.len() as u8);
+        cased |= label.iter().any(u8::is_ascii_uppercase);
         key.extend(label.iter().map(u8::to_ascii_lowercase));
     }
     key.push(0);
+    cased
+}
+
+/// Whether a name is written with capitals.
+fn has_capitals(name: &Name) -> bool {
+    name.iter().flatten().any(u8::is_ascii_uppercase)
+}
+
+/// Whether a key is a wildcard's (its first label `*`).
+pub fn is_wildcard_key(key: &[u8]) -> bool {
+    key.starts_with(b"\x01*")
+}
+
+/// The name whose [`name_key`] (or any wire form without compression) is `key`.
+pub fn key_name(key: &[u8]) -> Name {
+    let mut d = hickory_proto::serialize::binary::BinDecoder::new(key);
+    <Name as hickory_proto::serialize::binary::BinDecodable>::read(&mut d)
+        .expect("a key is a name in wire form")
+}
+
+/// The number of labels of a wire-form name, the root's left out.
+fn key_labels(key: &[u8]) -> usize {
+    let (mut at, mut labels) = (0, 0);
+    while at < key.len() && key[at] != 0 {
+        at += usize::from(key[at]) + 1;
+        labels += 1;
+    }
+    labels
 }
 
 /// Start offsets of every label of a wire-form name (the last one is the root's zero).
@@ -298,5 +410,37 @@ mod tests {
         assert_eq!(offs, [0, 4, 12, 16]);
         assert_eq!(&k[4..], b"\x07example\x03com\x00");
         assert_eq!(&*name_key(&Name::root()), b"\x00");
+    }
+
+    #[test]
+    fn nodes_keep_names_as_written_and_find_them_by_key() {
+        let origin = Name::from_str("example.com.").unwrap();
+        let mut nodes = Nodes::default();
+        let mut key = Vec::new();
+        for name in [
+            "example.com.",
+            "a.Mixed.Example.com.",
+            "b.lower.example.com.",
+        ] {
+            let name = Name::from_ascii(name).unwrap(); // from_str lowercases
+            let cased = write_name_key(&name, &mut key);
+            nodes.entry(&origin, &name, &key, cased);
+        }
+        let spelled = |k: &str| {
+            let i = nodes
+                .index_of(&name_key(&Name::from_str(k).unwrap()))
+                .unwrap();
+            let node = &nodes.nodes[i as usize];
+            assert_eq!(nodes.index_of_node(node), Some(i));
+            assert_eq!(nodes.key_of(node), nodes.key(i));
+            nodes.name(i).to_string()
+        };
+        assert_eq!(spelled("a.mixed.example.com."), "a.Mixed.Example.com.");
+        // Empty non-terminals made on the way, spelled as the name below them.
+        assert_eq!(spelled("mixed.example.com."), "Mixed.Example.com.");
+        assert_eq!(spelled("lower.example.com."), "lower.example.com.");
+        assert_eq!(nodes.cased.len(), 2);
+        assert_eq!(nodes.index_of(b"\x01c\x07example\x03com\x00"), None);
+        assert_eq!(nodes.index_of_node(&Node::new()), None);
     }
 }

@@ -453,6 +453,13 @@ pub(crate) fn parse_rdata(
             if matches!(rtype, RecordType::A | RecordType::AAAA) && tokens.len() > 1 {
                 return Err(format!("{rtype} record takes 1 fields, found {}", tokens.len()));
             }
+            // Addresses, most of a large zone, read straight (the same as hickory would).
+            let bad = |e: std::net::AddrParseError| format!("bad {rtype} record data: {e}");
+            match rtype {
+                RecordType::A => return Ok(RData::A(tokens[0].raw.parse().map_err(bad)?)),
+                RecordType::AAAA => return Ok(RData::AAAA(tokens[0].raw.parse().map_err(bad)?)),
+                _ => {}
+            }
             let texts: Vec<&str> = tokens.iter().map(|t| t.raw.as_str()).collect();
             RData::try_from_str(rtype, &joined(rtype, &texts))
                 .map_err(|e| format!("bad {rtype} record data: {e}"))
