@@ -57,49 +57,62 @@ pub fn name(raw: &str, origin: &Name) -> Result<Name, String> {
     if raw == "." {
         return Ok(Name::root());
     }
+    // Written straight into wire form, a relative name followed by the origin's labels,
+    // then read by the wire decoder: no allocation per label.
     let bytes = raw.as_bytes();
-    let mut labels: Vec<Vec<u8>> = Vec::new();
-    let mut label = Vec::new();
+    let mut wire = Vec::with_capacity(bytes.len() + 2 + origin.len());
+    // Where the length octet of the label being read stands.
+    let mut start = 0;
+    wire.push(0);
     let mut absolute = false;
+    let close = |wire: &mut Vec<u8>, start: usize| -> Result<(), String> {
+        let len = wire.len() - start - 1;
+        if len > 63 {
+            return Err(bad(&format!("a label of {len} octets (63 at most)")));
+        }
+        wire[start] = len as u8;
+        Ok(())
+    };
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
             b'\\' => {
                 let (octet, used) = escape(bytes, i).map_err(|m| bad(&m))?;
-                label.push(octet);
+                wire.push(octet);
                 i += used;
                 continue;
             }
             b'.' => {
-                if label.is_empty() {
+                if wire.len() == start + 1 {
                     return Err(bad("an empty label"));
                 }
-                labels.push(std::mem::take(&mut label));
-                if i + 1 == bytes.len() {
-                    absolute = true;
-                }
+                close(&mut wire, start)?;
+                absolute = i + 1 == bytes.len();
+                start = wire.len();
+                wire.push(0);
             }
-            b => label.push(b),
+            b => wire.push(b),
         }
         i += 1;
     }
-    if !label.is_empty() {
-        labels.push(label);
+    if wire.len() > start + 1 {
+        close(&mut wire, start)?;
+        wire.push(0);
     }
-    if let Some(l) = labels.iter().find(|l| l.len() > 63) {
-        return Err(bad(&format!("a label of {} octets (63 at most)", l.len())));
+    if !absolute {
+        wire.pop();
+        for label in origin.iter() {
+            wire.push(label.len() as u8);
+            wire.extend_from_slice(label);
+        }
+        wire.push(0);
     }
-    let name = Name::from_labels(labels).map_err(|e| bad(&e.to_string()))?;
-    let name = if absolute {
-        name
-    } else {
-        name.append_domain(origin)
-            .map_err(|e| bad(&e.to_string()))?
-    };
-    if name.len() > 255 {
+    if wire.len() > 255 {
         return Err(bad("longer than 255 octets"));
     }
-    Ok(name)
+    let mut decoder = hickory_proto::serialize::binary::BinDecoder::new(&wire);
+    <Name as hickory_proto::serialize::binary::BinDecodable>::read(&mut decoder)
+        .map_err(|e| bad(&e.to_string()))
 }
 
 /// A character-string (RFC 1035 §3.3): at most 255 octets.
