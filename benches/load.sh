@@ -11,6 +11,7 @@
 #
 #   sudo benches/load.sh              # LOAD_SECONDS=10 per run; SCALE_RECORDS=1000000
 #   LOAD_PARTS="throughput" benches/load.sh    # any of: throughput probes dnssec scale
+#   LOAD_PERF=1 ...                  # and per query: system calls, context switches (perf)
 #
 # Installs dnsperf, gdnsd, nsd and knot from Debian when missing (as root). Every process
 # it starts is stopped on exit; every run is bounded by LOAD_SECONDS. Loopback only.
@@ -280,6 +281,7 @@ WORKLOADS=("mix udp:queries.txt:udp" "mix tcp:queries.txt:tcp" "unique names udp
 # measure NAME PORT: each workload for SECONDS_PER_RUN against the server PID; one table
 # row per workload, and its queries per CPU-second kept in QPC[NAME/WORKLOAD].
 declare -A QPC
+PERF_EVENTS=context-switches,syscalls:sys_enter_recvmmsg,syscalls:sys_enter_sendmmsg,syscalls:sys_enter_recvmsg,syscalls:sys_enter_sendmsg,syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendto,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_futex
 measure() {
   local name=$1 port=$2 w label file mode flags before after out p99 row u0 u1 s0 s1
   for w in "${WORKLOADS[@]}"; do
@@ -287,10 +289,22 @@ measure() {
     IFS=: read -r label file mode flags <<<"$w"
     read -r u0 s0 < <(cpu_split "$PID")
     before=$((u0 + s0))
+    # LOAD_PERF=1: what the server asks of the kernel, counted by perf over the run.
+    if [[ ${LOAD_PERF:-0} == 1 ]]; then
+      perf stat -x, -o "$WORK/perf.csv" -e "$PERF_EVENTS" \
+        -p "$(tree "$PID" | paste -sd,)" -- sleep "$SECONDS_PER_RUN" &
+      PERF_PID=$!
+    fi
     # shellcheck disable=SC2086 # FLAGS is words
     out=$(taskset -c "$CLIENT_CPU" dnsperf -m "$mode" -s 127.0.0.1 -p "$port" -d "$WORK/$file" \
       -l "$SECONDS_PER_RUN" -c 4 -q 100 $flags 2>&1)
     read -r u1 s1 < <(cpu_split "$PID")
+    if [[ ${LOAD_PERF:-0} == 1 ]]; then
+      wait "$PERF_PID"
+      awk -F, -v n="$(awk '/Queries completed:/ { print $3 }' <<<"$out")" -v who="$name / $label" '
+        $1 ~ /^[0-9]+$/ { sub(/^syscalls:sys_enter_/, "", $3); line = line sprintf(" %s %.3f", $3, $1 / n) }
+        END { print "  per query, " who ":" line }' "$WORK/perf.csv" >&2
+    fi
     after=$((u1 + s1))
     # p99 from a short second run that reports every query's latency.
     # shellcheck disable=SC2086
