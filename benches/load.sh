@@ -12,6 +12,7 @@
 #   sudo benches/load.sh              # LOAD_SECONDS=10 per run; SCALE_RECORDS=1000000
 #   LOAD_PARTS="throughput" benches/load.sh    # any of: throughput probes dnssec scale
 #   LOAD_PERF=1 ...                  # and per query: system calls, context switches (perf)
+#   LOAD_HADNS=/tmp/hadns-before ... # another hadns binary, for a before/after
 #
 # Installs dnsperf, gdnsd, nsd and knot from Debian when missing (as root). Every process
 # it starts is stopped on exit; every run is bounded by LOAD_SECONDS. Loopback only.
@@ -41,8 +42,13 @@ for unit in gdnsd nsd knot; do
   systemctl stop "$unit" 2>/dev/null || true
 done
 
-cargo build --release --quiet
-HADNS=$PWD/target/release/hadns
+# LOAD_HADNS=path: measure that binary instead (another build, for a before/after).
+if [[ -n ${LOAD_HADNS:-} ]]; then
+  HADNS=$LOAD_HADNS
+else
+  cargo build --release --quiet
+  HADNS=$PWD/target/release/hadns
+fi
 WORK=$(mktemp -d /tmp/hadns-load.XXXXXX)
 PIDS=()
 cleanup() {
