@@ -842,23 +842,20 @@ fn the_nodes_of_a_cluster_share_keys_and_sign_alike() {
             );
         }
     }
+    // Every node answers `address`, validated.
+    let validated_everywhere = |what: &str, address: &str| {
+        for n in &nodes {
+            wait_for(what, || n.www() == [address]);
+            let said = delv(n, "www.example.com A");
+            assert!(
+                said.contains("fully validated") && said.contains(address),
+                "node {}: {said}",
+                n.i
+            );
+        }
+    };
     endpoint.stop();
-    for n in &nodes {
-        wait_for("every node to fail over", || n.www() == [SECONDARY]);
-        let said = delv(n, "www.example.com A");
-        assert!(
-            said.contains("fully validated") && said.contains(SECONDARY),
-            "node {}: {said}",
-            n.i
-        );
-    }
+    validated_everywhere("every node to fail over", SECONDARY);
     endpoint.start();
-    for n in &nodes {
-        wait_for("every node to fail back", || n.www() == [PRIMARY]);
-        let said = delv(n, "www.example.com A");
-        assert!(
-            said.contains("fully validated") && said.contains(PRIMARY),
-            "{said}"
-        );
-    }
+    validated_everywhere("every node to fail back", PRIMARY);
 }

@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{check, hadns_bin, zone, Server};
+use common::{check, zone, Server};
 
 const DNSSEC: &str = "[dnssec]\nkeys_dir = \"keys\"\n";
 
@@ -29,10 +29,7 @@ fn run(cmd: &mut Command) -> String {
 }
 
 fn hadns(dir: &Path, args: &[&str]) -> String {
-    run(Command::new(hadns_bin())
-        .args(args)
-        .arg("--config")
-        .arg(dir.join("hadns.toml")))
+    common::hadns_ok(&dir.join("hadns.toml"), args)
 }
 
 /// DS lines as a sorted set, spaces normalised.

@@ -740,20 +740,7 @@ fn status_and_explain_on_the_command_line() {
     let ep = Endpoint::http(status(200));
     let s = ops_server(ep.port);
     wait_for("the check healthy", || s.status_of("primary") == "healthy");
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new(common::hadns_bin())
-            .args(args)
-            .arg("--config")
-            .arg(s.config_path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let run = |args: &[&str]| common::hadns_ok(&s.config_path(), args);
     let shown = run(&["status"]);
     assert!(shown.contains(": ready"), "{shown}");
     let line = shown

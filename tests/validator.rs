@@ -97,18 +97,7 @@ fn keygen(zone: &str) -> impl FnOnce(&Path) + '_ {
 }
 
 fn hadns(config_dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(hadns_bin())
-        .args(args)
-        .arg("--config")
-        .arg(config_dir.join("hadns.toml"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "hadns {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    common::hadns_ok(&config_dir.join("hadns.toml"), args)
 }
 
 /// Unbound, validating, on 127.0.0.1:53; stopped on drop.

@@ -133,22 +133,21 @@ impl<'z> Signer<'z> {
         let mut missing: Vec<(Box<[u8]>, RecordType)> = Vec::new();
         let mut absent: Vec<Box<[u8]>> = Vec::new();
         for (key, i, node) in self.zone.nodes.keyed() {
+            if node.dynamic.is_empty() {
+                continue;
+            }
             let before = missing.len();
-            let name = (!node.dynamic.is_empty()).then(|| self.zone.nodes.name(i));
+            let name = self.zone.nodes.name(i);
             for &(rtype, _) in &node.dynamic {
-                let there = view.iter().any(|s| {
-                    s.rtype == rtype && name.as_ref().is_some_and(|n| s.owner.eq_ignore_root(n))
-                });
+                let there = view
+                    .iter()
+                    .any(|s| s.rtype == rtype && s.owner.eq_ignore_root(&name));
                 if !there {
                     missing.push((key.into(), rtype));
                 }
             }
             let all_gone = missing.len() - before == node.dynamic.len();
-            if !node.dynamic.is_empty()
-                && all_gone
-                && node.rrsets.is_empty()
-                && !self.has_below(key)
-            {
+            if all_gone && node.rrsets.is_empty() && !self.has_below(key) {
                 absent.push(key.into());
             }
         }

@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use hickory_proto::rr::{Name, RData, RecordType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, DecodeError};
 
 pub use load::{load_zones, Kept, PlainIndex, ZoneFiles, ZoneSource};
 
@@ -326,10 +327,7 @@ pub fn dname_target(rdata: &RData) -> Option<Name> {
         RData::Unknown {
             code: RecordType::DNAME,
             rdata,
-        } => {
-            let mut d = hickory_proto::serialize::binary::BinDecoder::new(&rdata.anything);
-            <Name as hickory_proto::serialize::binary::BinDecodable>::read(&mut d).ok()
-        }
+        } => wire_name(&rdata.anything).ok(),
         _ => None,
     }
 }
@@ -365,11 +363,14 @@ pub fn is_wildcard_key(key: &[u8]) -> bool {
     key.starts_with(b"\x01*")
 }
 
-/// The name whose [`name_key`] (or any wire form without compression) is `key`.
+/// The name written in `wire` (wire form without compression).
+pub fn wire_name(wire: &[u8]) -> Result<Name, DecodeError> {
+    Name::read(&mut BinDecoder::new(wire))
+}
+
+/// The name whose [`name_key`] is `key`.
 pub fn key_name(key: &[u8]) -> Name {
-    let mut d = hickory_proto::serialize::binary::BinDecoder::new(key);
-    <Name as hickory_proto::serialize::binary::BinDecodable>::read(&mut d)
-        .expect("a key is a name in wire form")
+    wire_name(key).expect("a key is a name in wire form")
 }
 
 /// The number of labels of a wire-form name, the root's left out.

@@ -110,9 +110,7 @@ pub fn name(raw: &str, origin: &Name) -> Result<Name, String> {
     if wire.len() > 255 {
         return Err(bad("longer than 255 octets"));
     }
-    let mut decoder = hickory_proto::serialize::binary::BinDecoder::new(&wire);
-    <Name as hickory_proto::serialize::binary::BinDecodable>::read(&mut decoder)
-        .map_err(|e| bad(&e.to_string()))
+    super::wire_name(&wire).map_err(|e| bad(&e.to_string()))
 }
 
 /// A character-string (RFC 1035 §3.3): at most 255 octets.
