@@ -10,7 +10,7 @@ use std::sync::Arc;
 use hickory_proto::rr::{Name, RData, RecordType};
 
 use super::parse::{RecordSink, SourceRecord};
-use super::{name_key, pushed, write_name_key, Nodes, PlainIndex, RRset, Zone};
+use super::{name_key, pushed, write_name_key, Nodes, PlainIndex, RRset, Rdatas, Zone};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::memory;
 
@@ -116,9 +116,7 @@ impl ZoneBuilder {
         for ((i, rtype), more) in std::mem::take(&mut self.more) {
             let node = &mut self.nodes.nodes[i as usize];
             if let Some(set) = node.rrsets.iter_mut().find(|r| r.rtype == rtype) {
-                let mut rdatas = std::mem::take(&mut set.rdatas).into_vec();
-                rdatas.extend(more);
-                set.rdatas = rdatas.into_boxed_slice();
+                set.rdatas.extend(more);
             }
         }
         // The apex: one SOA and an NS set.
@@ -273,7 +271,7 @@ impl ZoneBuilder {
                 let set = RRset {
                     rtype,
                     ttl,
-                    rdatas: Box::new([rec.rdata]),
+                    rdatas: Rdatas::One(rec.rdata),
                 };
                 pushed(&mut node.rrsets, set);
                 let file = self.file_index(&rec.file);

@@ -25,9 +25,72 @@ pub use load::{load_zones, Kept, PlainIndex, ZoneFiles, ZoneSource};
 pub struct RRset {
     pub rtype: RecordType,
     pub ttl: u32,
-    /// Exact slices, here and in [`Node`]: most names own one RRset of one record, and
-    /// a spare slot or a capacity field costs a million-name zone a million times.
-    pub rdatas: Box<[RData]>,
+    pub rdatas: Rdatas,
+}
+
+/// An RRset's records. Most RRsets hold one record, kept in place: an allocation of its
+/// own, or a spare slot or a capacity field, would cost a million-name zone a million
+/// times (an exact slice otherwise, as [`Node`]'s are).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rdatas {
+    One(RData),
+    Many(Box<[RData]>),
+}
+
+impl Rdatas {
+    /// The records with `more` added at the end.
+    pub fn extend(&mut self, more: Vec<RData>) {
+        if more.is_empty() {
+            return;
+        }
+        let mut all = std::mem::replace(self, Rdatas::Many(Box::default())).into_vec();
+        all.reserve_exact(more.len());
+        all.extend(more);
+        *self = Rdatas::from(all);
+    }
+
+    pub fn into_vec(self) -> Vec<RData> {
+        match self {
+            Rdatas::One(r) => vec![r],
+            Rdatas::Many(all) => all.into_vec(),
+        }
+    }
+}
+
+impl From<Vec<RData>> for Rdatas {
+    fn from(mut all: Vec<RData>) -> Self {
+        match all.len() {
+            1 => Rdatas::One(all.pop().expect("one record")),
+            _ => Rdatas::Many(all.into_boxed_slice()),
+        }
+    }
+}
+
+impl std::ops::Deref for Rdatas {
+    type Target = [RData];
+    fn deref(&self) -> &[RData] {
+        match self {
+            Rdatas::One(r) => std::slice::from_ref(r),
+            Rdatas::Many(all) => all,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Rdatas {
+    fn deref_mut(&mut self) -> &mut [RData] {
+        match self {
+            Rdatas::One(r) => std::slice::from_mut(r),
+            Rdatas::Many(all) => all,
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a Rdatas {
+    type Item = &'a RData;
+    type IntoIter = std::slice::Iter<'a, RData>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
 }
 
 /// The data at one name (its name is kept by [`Nodes`]: see [`Nodes::name_of`]). A node
