@@ -10,7 +10,9 @@ use std::sync::Arc;
 use hickory_proto::rr::{Name, RData, RecordType};
 
 use super::parse::{RecordSink, SourceRecord};
-use super::{name_key, pushed, write_name_key, Nodes, PlainIndex, RRset, Rdatas, Zone};
+use super::{
+    is_at_or_below, name_key, pushed, write_name_key, Nodes, PlainIndex, RRset, Rdatas, Zone,
+};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::memory;
 
@@ -42,6 +44,8 @@ pub struct ZoneBuilder {
     untimed: Option<(Arc<Path>, usize)>,
     errors: usize,
     key: Vec<u8>,
+    /// The key of the last record's parent (see [`Nodes::entry`]).
+    parent: Vec<u8>,
     /// The records of an RRset after its first, by node and type, until `finish` joins
     /// them to it (an RRset's records are an exact slice).
     more: HashMap<(u32, RecordType), Vec<RData>>,
@@ -59,6 +63,7 @@ impl ZoneBuilder {
             untimed: None,
             errors: 0,
             key: Vec::new(),
+            parent: Vec::new(),
             more: HashMap::new(),
         }
     }
@@ -146,8 +151,8 @@ impl ZoneBuilder {
                 format!("no TTL given (no $TTL and no earlier TTL); using the SOA minimum {min}"),
             ));
         }
-        self.written
-            .sort_unstable_by_key(|w| (w.node, u16::from(w.rtype)));
+        // Written in node order but for a few: a stable sort takes the runs as they are.
+        self.written.sort_by_key(|w| (w.node, u16::from(w.rtype)));
         for node in &mut self.nodes.nodes {
             for set in &mut node.rrsets {
                 if set.ttl == u32::MAX {
@@ -203,8 +208,11 @@ impl ZoneBuilder {
     }
 
     fn add(&mut self, rec: SourceRecord, diags: &mut Diagnostics) {
+        let mut key = std::mem::take(&mut self.key);
+        let cased = write_name_key(&rec.name, &mut key);
+        self.key = key;
         let origin = &self.origin;
-        if !origin.zone_of(&rec.name) {
+        if !is_at_or_below(&self.key, &self.origin_key) {
             let m = format!("out-of-zone data: {} is not in zone {origin}", rec.name);
             return self.error(diags, &rec.file, rec.line, m);
         }
@@ -227,10 +235,13 @@ impl ZoneBuilder {
         if rec.ttl.is_none() && self.untimed.is_none() {
             self.untimed = Some((rec.file.clone(), rec.line));
         }
-        let mut key = std::mem::take(&mut self.key);
-        let cased = write_name_key(&rec.name, &mut key);
-        let i = self.nodes.entry(&self.origin, &rec.name, &key, cased);
-        self.key = key;
+        let i = self.nodes.entry(
+            self.origin_key.len(),
+            &rec.name,
+            &self.key,
+            cased,
+            &mut self.parent,
+        );
         let node = &mut self.nodes.nodes[i as usize];
         match node.rrsets.iter_mut().find(|r| r.rtype == rtype) {
             Some(set) => {
@@ -265,7 +276,7 @@ impl ZoneBuilder {
             None => {
                 if node.rrsets.is_empty() {
                     // Spelled as its own records write it, not as a child's ancestor.
-                    self.nodes.rename(i, rec.name, cased);
+                    self.nodes.rename(i, cased.then_some(rec.name));
                 }
                 let node = &mut self.nodes.nodes[i as usize];
                 let set = RRset {

@@ -204,10 +204,10 @@ impl Nodes {
         }
     }
 
-    /// Spells node `i`'s name as `name` (the same name, in other case; `cased` if
-    /// written with capitals).
-    fn rename(&mut self, i: u32, name: Name, cased: bool) {
-        if cased {
+    /// Spells node `i`'s name as `spelled` (the same name, in other case), or as its key
+    /// when None (written without capitals).
+    fn rename(&mut self, i: u32, spelled: Option<Name>) {
+        if let Some(name) = spelled {
             self.cased.insert(i, name);
         } else if !self.cased.is_empty() {
             self.cased.remove(&i);
@@ -261,38 +261,56 @@ impl Nodes {
         self.nodes.iter()
     }
 
-    /// The index of the node for `name` (which must be in the zone of `origin`; `key`
-    /// is its [`name_key`]), created with every missing ancestor between it and the apex
-    /// as an empty non-terminal. Ancestors are found by slicing the key: nothing is
-    /// allocated unless a node is missing.
-    /// `cased`: whether `name` is written with capitals.
-    fn entry(&mut self, origin: &Name, name: &Name, key: &[u8], cased: bool) -> u32 {
+    /// The index of the node for `name` (at or below the apex, whose key is
+    /// `origin_len` long; `key` is its [`name_key`]), created with every missing ancestor
+    /// between it and the apex as an empty non-terminal. Ancestors are found by slicing
+    /// the key: nothing is allocated unless a node is missing. `cased`: whether `name` is
+    /// written with capitals. `parent`: the key of a node known to exist, kept by the
+    /// caller from one call to the next; most names hang below the last name's parent,
+    /// which is then not looked up again.
+    fn entry(
+        &mut self,
+        origin_len: usize,
+        name: &Name,
+        key: &[u8],
+        cased: bool,
+        parent: &mut Vec<u8>,
+    ) -> u32 {
         let hash = key_hash(key);
         if let Some(i) = self.find(key, hash) {
             return i;
         }
         // Labels counted from the key: `Name::num_labels` leaves out a leading `*`.
         let labels = key_labels(key);
-        let depth = labels.saturating_sub(usize::from(origin.num_labels()));
         let mut at = 0;
-        for up in 1..=depth {
+        for up in 1.. {
+            if key.len() - at <= origin_len {
+                break;
+            }
             at += usize::from(key[at]) + 1;
             let ancestor = &key[at..];
+            if ancestor == &parent[..] {
+                break;
+            }
             let ancestor_hash = key_hash(ancestor);
             if self.find(ancestor, ancestor_hash).is_some() {
                 break;
             }
-            let ancestor_name = name.trim_to(labels - up);
-            let cased = cased && has_capitals(&ancestor_name);
-            self.push(ancestor, ancestor_hash, ancestor_name, cased);
+            let spelled = cased.then(|| name.trim_to(labels - up));
+            self.push(ancestor, ancestor_hash, spelled.filter(has_capitals));
         }
-        self.push(key, hash, name.clone(), cased)
+        if key.len() > origin_len {
+            parent.clear();
+            parent.extend_from_slice(&key[usize::from(key[0]) + 1..]);
+        }
+        self.push(key, hash, cased.then(|| name.clone()))
     }
 
-    fn push(&mut self, key: &[u8], hash: u32, name: Name, cased: bool) -> u32 {
+    /// A new node for `key`; `spelled`: its name as written, when written with capitals.
+    fn push(&mut self, key: &[u8], hash: u32, spelled: Option<Name>) -> u32 {
         let i = self.nodes.len() as u32;
         self.nodes.push(Node::new());
-        self.rename(i, name, cased);
+        self.rename(i, spelled);
         self.keys.extend_from_slice(key);
         self.key_ends.push(self.keys.len() as u32);
         let slot = Slot { node: i, hash };
@@ -340,7 +358,10 @@ impl Zone {
     pub fn add_dynamic(&mut self, name: &Name, rtype: RecordType, group: u32) {
         let mut key = Vec::new();
         let cased = write_name_key(name, &mut key);
-        let i = self.nodes.entry(&self.origin, name, &key, cased);
+        let origin_len = self.origin_key.len();
+        let i = self
+            .nodes
+            .entry(origin_len, name, &key, cased, &mut Vec::new());
         pushed(&mut self.nodes.nodes[i as usize].dynamic, (rtype, group));
     }
 
@@ -436,6 +457,15 @@ pub fn key_name(key: &[u8]) -> Name {
     wire_name(key).expect("a key is a name in wire form")
 }
 
+/// Whether the name of `key` is the name of `ancestor` or below it (both keys).
+pub fn is_at_or_below(key: &[u8], ancestor: &[u8]) -> bool {
+    let mut at = 0;
+    while key.len() - at > ancestor.len() {
+        at += usize::from(key[at]) + 1;
+    }
+    key.len() >= at && key[at..] == *ancestor
+}
+
 /// The number of labels of a wire-form name, the root's left out.
 fn key_labels(key: &[u8]) -> usize {
     let (mut at, mut labels) = (0, 0);
@@ -480,15 +510,20 @@ mod tests {
     fn nodes_keep_names_as_written_and_find_them_by_key() {
         let origin = Name::from_str("example.com.").unwrap();
         let mut nodes = Nodes::default();
-        let mut key = Vec::new();
+        let (mut key, mut parent) = (Vec::new(), Vec::new());
+        let origin_len = name_key(&origin).len();
         for name in [
             "example.com.",
             "a.Mixed.Example.com.",
             "b.lower.example.com.",
+            // Below the last parent, below a missing child of it, below the apex.
+            "c.lower.example.com.",
+            "x.y.lower.example.com.",
+            "d.example.com.",
         ] {
             let name = Name::from_ascii(name).unwrap(); // from_str lowercases
             let cased = write_name_key(&name, &mut key);
-            nodes.entry(&origin, &name, &key, cased);
+            nodes.entry(origin_len, &name, &key, cased, &mut parent);
         }
         let spelled = |k: &str| {
             let i = nodes
@@ -503,8 +538,29 @@ mod tests {
         // Empty non-terminals made on the way, spelled as the name below them.
         assert_eq!(spelled("mixed.example.com."), "Mixed.Example.com.");
         assert_eq!(spelled("lower.example.com."), "lower.example.com.");
+        assert_eq!(spelled("y.lower.example.com."), "y.lower.example.com.");
+        assert_eq!(
+            nodes.nodes.len(),
+            9,
+            "every name and empty non-terminal once"
+        );
         assert_eq!(nodes.cased.len(), 2);
         assert_eq!(nodes.index_of(b"\x01c\x07example\x03com\x00"), None);
         assert_eq!(nodes.index_of_node(&Node::new()), None);
+    }
+
+    #[test]
+    fn a_key_is_at_or_below_its_ancestors_only() {
+        let key = |n: &str| name_key(&Name::from_str(n).unwrap());
+        let www = key("www.example.com.");
+        assert!(is_at_or_below(&www, &key("example.com.")));
+        assert!(is_at_or_below(&www, &www));
+        assert!(is_at_or_below(&www, &key(".")));
+        assert!(
+            !is_at_or_below(&www, &key("ample.com.")),
+            "a label boundary"
+        );
+        assert!(!is_at_or_below(&key("example.com."), &www));
+        assert!(!is_at_or_below(&www, &key("example.net.")));
     }
 }
