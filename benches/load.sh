@@ -12,6 +12,7 @@
 #   sudo benches/load.sh              # LOAD_SECONDS=10 per run; SCALE_RECORDS=1000000
 #   LOAD_PARTS="throughput" benches/load.sh    # any of: throughput probes dnssec scale
 #   LOAD_PERF=1 ...                  # and per query: system calls, context switches (perf)
+#   LOAD_PERF=record ...             # and where the server's CPU goes: kernel or user, top symbols
 #   LOAD_HADNS=/tmp/hadns-before ... # another hadns binary, for a before/after
 #
 # Installs dnsperf, gdnsd, nsd and knot from Debian when missing (as root). Every process
@@ -288,6 +289,27 @@ WORKLOADS=("mix udp:queries.txt:udp" "mix tcp:queries.txt:tcp" "unique names udp
 # row per workload, and its queries per CPU-second kept in QPC[NAME/WORKLOAD].
 declare -A QPC
 PERF_EVENTS=context-switches,syscalls:sys_enter_recvmmsg,syscalls:sys_enter_sendmmsg,syscalls:sys_enter_recvmsg,syscalls:sys_enter_sendmsg,syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendto,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_futex
+# profile WHO FILE: where the server CPU's busy samples go (idle left out): the share in
+# the kernel and in user space, and the five hottest symbols of each.
+profile() {
+  local who=$1 data=$2
+  perf report -i "$data" --stdio --sort comm,dso,sym 2>/dev/null | awk -v who="$who" '
+    # Columns: share, command (which may hold spaces, as "nsd: xfrd"), object, [k] or [.], symbol.
+    /^ +[0-9.]+%/ && $2 != "swapper" {
+      for (f = 3; f < NF && $f != "[k]" && $f != "[.]"; f++) {}
+      n++; pct[n] = $1 + 0; kernel[n] = ($f == "[k]"); sym[n] = $(f + 1); total += $1
+      for (g = f + 2; g <= NF; g++) sym[n] = sym[n] " " $g
+    }
+    END {
+      for (i = 1; i <= n; i++) {
+        p = pct[i] * 100 / total
+        if (kernel[i]) { k += p; if (nk++ < 5) ks = ks sprintf(" %s (%.1f%%)", sym[i], p) }
+        else { u += p; if (nu++ < 5) us = us sprintf(" %s (%.1f%%)", sym[i], p) }
+      }
+      printf "  profile, %s: kernel %.1f%%, user %.1f%% of the busy CPU\n    kernel:%s\n    user:%s\n", who, k, u, ks, us
+    }'
+}
+
 measure() {
   local name=$1 port=$2 w label file mode flags before after out p99 row u0 u1 s0 s1
   for w in "${WORKLOADS[@]}"; do
@@ -300,6 +322,10 @@ measure() {
       perf stat -x, -o "$WORK/perf.csv" -e "$PERF_EVENTS" \
         -p "$(tree "$PID" | paste -sd,)" -- sleep "$SECONDS_PER_RUN" &
       PERF_PID=$!
+    elif [[ ${LOAD_PERF:-0} == record ]]; then
+      # The whole server CPU: the server and the softirq work its packets cause there.
+      perf record -q -C "$SERVER_CPU" -o "$WORK/perf.data" -- sleep "$SECONDS_PER_RUN" 2>/dev/null &
+      PERF_PID=$!
     fi
     # shellcheck disable=SC2086 # FLAGS is words
     out=$(taskset -c "$CLIENT_CPU" dnsperf -m "$mode" -s 127.0.0.1 -p "$port" -d "$WORK/$file" \
@@ -310,6 +336,9 @@ measure() {
       awk -F, -v n="$(awk '/Queries completed:/ { print $3 }' <<<"$out")" -v who="$name / $label" '
         $1 ~ /^[0-9]+$/ { sub(/^syscalls:sys_enter_/, "", $3); line = line sprintf(" %s %.3f", $3, $1 / n) }
         END { print "  per query, " who ":" line }' "$WORK/perf.csv" >&2
+    elif [[ ${LOAD_PERF:-0} == record ]]; then
+      wait "$PERF_PID"
+      profile "$name / $label" "$WORK/perf.data" >&2
     fi
     after=$((u1 + s1))
     # p99 from a short second run that reports every query's latency.

@@ -460,10 +460,10 @@ pub fn key_name(key: &[u8]) -> Name {
 /// Whether the name of `key` is the name of `ancestor` or below it (both keys).
 pub fn is_at_or_below(key: &[u8], ancestor: &[u8]) -> bool {
     let mut at = 0;
-    while key.len() - at > ancestor.len() {
+    while at < key.len() && key.len() - at > ancestor.len() {
         at += usize::from(key[at]) + 1;
     }
-    key.len() >= at && key[at..] == *ancestor
+    key.get(at..) == Some(ancestor)
 }
 
 /// The number of labels of a wire-form name, the root's left out.
