@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{check, zone, Server};
+use common::{check, run_ok, zone, Server};
 
 const DNSSEC: &str = "[dnssec]\nkeys_dir = \"keys\"\n";
 
@@ -15,17 +15,6 @@ fn bind_tools() -> bool {
         "dnssec-keygen, dnssec-dsfromkey, dnssec-settime (Debian package bind9-utils)",
         common::installed("dnssec-dsfromkey"),
     )
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 fn hadns(dir: &Path, args: &[&str]) -> String {
@@ -44,9 +33,11 @@ fn lines(text: &str) -> Vec<String> {
 }
 
 fn dsfromkey(keys: &Path, base: &str) -> String {
-    run(Command::new("dnssec-dsfromkey")
-        .args(["-2"])
-        .arg(keys.join(format!("{base}.key"))))
+    run_ok(
+        Command::new("dnssec-dsfromkey")
+            .args(["-2"])
+            .arg(keys.join(format!("{base}.key"))),
+    )
 }
 
 #[test]
@@ -102,11 +93,13 @@ fn keys_made_and_timed_by_bind_are_read() {
     let keys = dir.path().join("keys");
     std::fs::create_dir(&keys).unwrap();
     let keygen = |args: &[&str]| {
-        let base = run(Command::new("dnssec-keygen")
-            .args(["-q", "-K"])
-            .arg(&keys)
-            .args(args)
-            .arg("example.com"));
+        let base = run_ok(
+            Command::new("dnssec-keygen")
+                .args(["-q", "-K"])
+                .arg(&keys)
+                .args(args)
+                .arg("example.com"),
+        );
         base.trim().to_string()
     };
     let ksk = keygen(&["-a", "ECDSAP256SHA256", "-f", "KSK"]);
@@ -117,10 +110,12 @@ fn keys_made_and_timed_by_bind_are_read() {
     assert!(ok && out.contains("1 signed"), "{out}");
 
     // The KSK retired (dnssec-settime): nothing signs the DNSKEY set, and check says so.
-    run(Command::new("dnssec-settime")
-        .args(["-I", "now", "-K"])
-        .arg(&keys)
-        .arg(&ksk));
+    run_ok(
+        Command::new("dnssec-settime")
+            .args(["-I", "now", "-K"])
+            .arg(&keys)
+            .arg(&ksk),
+    );
     let (ok, out) = check(&dir.path().join("hadns.toml"));
     assert!(
         !ok && out.contains(".key:1: ") && out.contains("none that signs now"),

@@ -208,9 +208,7 @@ impl ZoneBuilder {
     }
 
     fn add(&mut self, rec: SourceRecord, diags: &mut Diagnostics) {
-        let mut key = std::mem::take(&mut self.key);
-        let cased = write_name_key(&rec.name, &mut key);
-        self.key = key;
+        let cased = write_name_key(&rec.name, &mut self.key);
         let origin = &self.origin;
         if !is_at_or_below(&self.key, &self.origin_key) {
             let m = format!("out-of-zone data: {} is not in zone {origin}", rec.name);

@@ -583,21 +583,26 @@ pub fn run_command(cmd: &mut Command) -> (bool, String) {
     (out.status.success(), text)
 }
 
-/// Runs `hadns ARGS --config CONFIG` and asserts that it succeeds; returns its stdout.
-pub fn hadns_ok(config: &Path, args: &[&str]) -> String {
-    let out = Command::new(hadns_bin())
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .output()
-        .expect("hadns runs");
+/// Runs a command to completion and asserts that it succeeds; returns its stdout.
+pub fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("command runs");
     assert!(
         out.status.success(),
-        "hadns {args:?}: {}{}",
+        "{cmd:?}: {}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs `hadns ARGS --config CONFIG` and asserts that it succeeds; returns its stdout.
+pub fn hadns_ok(config: &Path, args: &[&str]) -> String {
+    run_ok(
+        Command::new(hadns_bin())
+            .args(args)
+            .arg("--config")
+            .arg(config),
+    )
 }
 
 /// A directory for `hadns check`: `hadns.toml` (`[server]` on 127.0.0.1:5399, zones in
